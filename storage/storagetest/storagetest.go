@@ -1,0 +1,372 @@
+// Package storagetest is the conformance suite of storage drivers: every
+// driver's tests call Run, so all drivers keep the same promises (atomic
+// creation, preserved ownership and modes, idempotent deletes, name
+// validation, safe concurrency).
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/lxmgr/lxmgr/storage"
+)
+
+// fp is the image fingerprint the suite uses.
+const fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+// Run runs the conformance suite. newDriver must return a fresh driver on
+// an empty pool (typically under t.TempDir()); Run calls Init itself.
+// Checks of ownership, device nodes and trusted.* xattrs need root and are
+// reduced when not root.
+func Run(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, d storage.Driver)
+	}{
+		{"Init", testInit},
+		{"CreateImage", testCreateImage},
+		{"CreateImageFailure", testCreateImageFailure},
+		{"CreateFromImage", testCreateFromImage},
+		{"CreateFromImageErrors", testCreateFromImageErrors},
+		{"CreateFromImageCancelled", testCreateFromImageCancelled},
+		{"CopyVolume", testCopyVolume},
+		{"RenameVolume", testRenameVolume},
+		{"DeleteIdempotent", testDelete},
+		{"InvalidNames", testInvalidNames},
+		{"ConcurrentCreates", testConcurrentCreates},
+		{"Usage", testUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDriver(t)
+			if err := d.Init(t.Context()); err != nil {
+				t.Fatalf("Init: %v", err)
+			}
+			tt.fn(t, d)
+		})
+	}
+}
+
+func mustImage(t *testing.T, d storage.Driver) {
+	t.Helper()
+	err := d.CreateImage(t.Context(), fp, func(ctx context.Context, dir string) error {
+		writeTree(t, dir)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("CreateImage: %v", err)
+	}
+}
+
+// assertNoLeftovers checks that the work area holds nothing.
+func assertNoLeftovers(t *testing.T, d storage.Driver) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(d.Path(), ".tmp"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("leftover in .tmp: %s", e.Name())
+	}
+}
+
+// assertPrivate checks that a directory is not readable by group or others.
+func assertPrivate(t *testing.T, p string) {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm()&0o044 != 0 {
+		t.Errorf("%s has mode %v: readable by host users", p, st.Mode().Perm())
+	}
+}
+
+func testInit(t *testing.T, d storage.Driver) {
+	leftover := filepath.Join(d.Path(), ".tmp", "copy-123")
+	if err := os.MkdirAll(filepath.Join(leftover, "v/rootfs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Init(t.Context()); err != nil {
+		t.Fatalf("second Init: %v", err)
+	}
+	assertNoLeftovers(t, d)
+	assertPrivate(t, d.Path())
+	vols, err := d.Volumes(t.Context())
+	if err != nil || len(vols) != 0 {
+		t.Errorf("Volumes on empty pool = %v, %v", vols, err)
+	}
+}
+
+func testCreateImage(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	if !d.HasImage(fp) {
+		t.Fatal("HasImage false after CreateImage")
+	}
+	if _, err := os.Stat(filepath.Join(d.ImagePath(fp), "rootfs/etc/passwd")); err != nil {
+		t.Errorf("image content missing: %v", err)
+	}
+	assertPrivate(t, d.ImagePath(fp))
+	called := false
+	err := d.CreateImage(t.Context(), fp, func(context.Context, string) error { called = true; return nil })
+	if !errors.Is(err, storage.ErrExists) {
+		t.Errorf("second CreateImage = %v, want ErrExists", err)
+	}
+	if called {
+		t.Error("fill called for an existing image")
+	}
+	if err := d.DeleteImage(t.Context(), fp); err != nil {
+		t.Fatalf("DeleteImage: %v", err)
+	}
+	if d.HasImage(fp) {
+		t.Error("HasImage true after DeleteImage")
+	}
+	if err := d.DeleteImage(t.Context(), fp); err != nil {
+		t.Errorf("DeleteImage of a missing image = %v, want nil", err)
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testCreateImageFailure(t *testing.T, d storage.Driver) {
+	boom := errors.New("boom")
+	err := d.CreateImage(t.Context(), fp, func(ctx context.Context, dir string) error {
+		writeTree(t, dir)
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("CreateImage = %v, want the fill error", err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	err = d.CreateImage(ctx, fp, func(ctx context.Context, dir string) error {
+		writeTree(t, dir)
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled CreateImage = %v, want context.Canceled", err)
+	}
+	if d.HasImage(fp) {
+		t.Error("failed CreateImage left the image")
+	}
+	entries, _ := os.ReadDir(filepath.Join(d.Path(), "images"))
+	if len(entries) != 0 {
+		t.Errorf("failed CreateImage left %d entries in images/", len(entries))
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testCreateFromImage(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	if err := d.CreateFromImage(t.Context(), "c1", fp); err != nil {
+		t.Fatalf("CreateFromImage: %v", err)
+	}
+	if !d.VolumeExists("c1") {
+		t.Fatal("VolumeExists false after CreateFromImage")
+	}
+	assertPrivate(t, d.VolumePath("c1"))
+	compareTrees(t, d.ImagePath(fp), d.VolumePath("c1"))
+	vols, err := d.Volumes(t.Context())
+	if err != nil || !slices.Equal(vols, []string{"c1"}) {
+		t.Errorf("Volumes = %v, %v; want [c1]", vols, err)
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testCreateFromImageErrors(t *testing.T, d storage.Driver) {
+	if err := d.CreateFromImage(t.Context(), "c1", fp); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CreateFromImage of a missing image = %v, want ErrNotFound", err)
+	}
+	if d.VolumeExists("c1") {
+		t.Error("failed CreateFromImage left a volume")
+	}
+	mustImage(t, d)
+	if err := d.CreateFromImage(t.Context(), "c1", fp); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(d.VolumePath("c1"), "marker")
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateFromImage(t.Context(), "c1", fp); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("CreateFromImage onto an existing volume = %v, want ErrExists", err)
+	}
+	if _, err := os.Stat(marker); err != nil {
+		t.Errorf("existing volume was touched: %v", err)
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testCreateFromImageCancelled(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := d.CreateFromImage(ctx, "c1", fp); err == nil {
+		t.Error("CreateFromImage with a cancelled context succeeded")
+	}
+	if d.VolumeExists("c1") {
+		t.Error("cancelled CreateFromImage left a volume")
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testCopyVolume(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	if err := d.CreateFromImage(t.Context(), "a", fp); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CopyVolume(t.Context(), "a", "b"); err != nil {
+		t.Fatalf("CopyVolume: %v", err)
+	}
+	compareTrees(t, d.VolumePath("a"), d.VolumePath("b"))
+	assertPrivate(t, d.VolumePath("b"))
+	if err := d.CopyVolume(t.Context(), "a", "b"); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("CopyVolume onto existing = %v, want ErrExists", err)
+	}
+	if err := d.CopyVolume(t.Context(), "nope", "c"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("CopyVolume from missing = %v, want ErrNotFound", err)
+	}
+	if d.VolumeExists("c") {
+		t.Error("failed CopyVolume left a volume")
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testRenameVolume(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	for _, n := range []string{"a", "b"} {
+		if err := d.CreateFromImage(t.Context(), n, fp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.RenameVolume(t.Context(), "a", "c"); err != nil {
+		t.Fatalf("RenameVolume: %v", err)
+	}
+	if d.VolumeExists("a") || !d.VolumeExists("c") {
+		t.Error("rename did not move the volume")
+	}
+	compareTrees(t, d.ImagePath(fp), d.VolumePath("c"))
+	if err := d.RenameVolume(t.Context(), "c", "b"); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("RenameVolume onto existing = %v, want ErrExists", err)
+	}
+	if !d.VolumeExists("b") || !d.VolumeExists("c") {
+		t.Error("failed rename lost a volume")
+	}
+	if err := d.RenameVolume(t.Context(), "nope", "d"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("RenameVolume of missing = %v, want ErrNotFound", err)
+	}
+	vols, err := d.Volumes(t.Context())
+	if err != nil || !slices.Equal(vols, []string{"b", "c"}) {
+		t.Errorf("Volumes = %v, %v; want [b c]", vols, err)
+	}
+}
+
+func testDelete(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	if err := d.CreateFromImage(t.Context(), "a", fp); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := d.DeleteVolume(t.Context(), "a"); err != nil {
+			t.Fatalf("DeleteVolume #%d: %v", i+1, err)
+		}
+	}
+	if d.VolumeExists("a") {
+		t.Error("volume still exists after DeleteVolume")
+	}
+	if err := d.DeleteVolume(t.Context(), "never-existed"); err != nil {
+		t.Errorf("DeleteVolume of missing = %v", err)
+	}
+	if !d.HasImage(fp) {
+		t.Error("DeleteVolume removed the image")
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testInvalidNames(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	if err := d.CreateFromImage(t.Context(), "ok", fp); err != nil {
+		t.Fatal(err)
+	}
+	bad := []string{"", ".", "..", "../x", "a/b", "/", "/etc", ".tmp", ".hidden", "a..b", "a b", "a\tb", "a\nb", "a\rb", "a\x00b", "a\x7fb", "a\u00a0b", string(make([]byte, 256))}
+	ctx := t.Context()
+	fill := func(context.Context, string) error { return nil }
+	for _, n := range bad {
+		calls := map[string]error{
+			"CreateImage":          d.CreateImage(ctx, n, fill),
+			"DeleteImage":          d.DeleteImage(ctx, n),
+			"CreateFromImage name": d.CreateFromImage(ctx, n, fp),
+			"CreateFromImage fp":   d.CreateFromImage(ctx, "x", n),
+			"CopyVolume src":       d.CopyVolume(ctx, n, "x"),
+			"CopyVolume dst":       d.CopyVolume(ctx, "ok", n),
+			"DeleteVolume":         d.DeleteVolume(ctx, n),
+			"RenameVolume old":     d.RenameVolume(ctx, n, "x"),
+			"RenameVolume new":     d.RenameVolume(ctx, "ok", n),
+		}
+		_, usageErr := d.Usage(ctx, n)
+		calls["Usage"] = usageErr
+		for call, err := range calls {
+			if !errors.Is(err, storage.ErrInvalidName) {
+				t.Errorf("%s(%q) = %v, want ErrInvalidName", call, n, err)
+			}
+		}
+		if d.HasImage(n) || d.VolumeExists(n) || d.ImagePath(n) != "" || d.VolumePath(n) != "" {
+			t.Errorf("predicates or paths accept %q", n)
+		}
+	}
+	if !d.VolumeExists("ok") || d.VolumeExists("x") || !d.HasImage(fp) {
+		t.Error("invalid-name calls changed the pool")
+	}
+	assertNoLeftovers(t, d)
+}
+
+func testConcurrentCreates(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	want := make([]string, n)
+	for i := range n {
+		want[i] = fmt.Sprintf("c%d", i)
+		wg.Go(func() { errs[i] = d.CreateFromImage(t.Context(), want[i], fp) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("create %s: %v", want[i], err)
+		}
+	}
+	vols, err := d.Volumes(t.Context())
+	if err != nil || !slices.Equal(vols, want) {
+		t.Errorf("Volumes = %v, %v; want %v", vols, err, want)
+	}
+	compareTrees(t, d.ImagePath(fp), d.VolumePath("c7"))
+	assertNoLeftovers(t, d)
+}
+
+func testUsage(t *testing.T, d storage.Driver) {
+	mustImage(t, d)
+	if err := d.CreateFromImage(t.Context(), "a", fp); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 1<<20)
+	for i := range big {
+		big[i] = byte(i)
+	}
+	if err := os.WriteFile(filepath.Join(d.VolumePath("a"), "rootfs/big"), big, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Usage(t.Context(), "a")
+	if err != nil || n < 1<<20 {
+		t.Errorf("Usage = %d, %v; want >= 1MiB", n, err)
+	}
+	if _, err := d.Usage(t.Context(), "nope"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("Usage of missing = %v, want ErrNotFound", err)
+	}
+}
