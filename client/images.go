@@ -1,0 +1,46 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/lxmgr/lxmgr/api"
+)
+
+// GetImages lists the images in the daemon's store.
+func (c *Client) GetImages(ctx context.Context) ([]api.Image, error) {
+	var out []api.Image
+	_, err := c.get(ctx, "/1.0/images?recursion=1", &out)
+	return out, err
+}
+
+// GetImage returns one image by fingerprint (or unique prefix).
+func (c *Client) GetImage(ctx context.Context, fp string) (api.Image, error) {
+	var img api.Image
+	_, err := c.get(ctx, "/1.0/images/"+esc(fp), &img)
+	return img, err
+}
+
+// BuildImage asks the daemon to build an image (debian/12, busybox).
+func (c *Client) BuildImage(ctx context.Context, req api.ImagesPost) (*Operation, error) {
+	return c.async(ctx, request{method: http.MethodPost, path: "/1.0/images", body: req})
+}
+
+// DeleteImage removes an image by fingerprint or alias.
+func (c *Client) DeleteImage(ctx context.Context, ref string) (*Operation, error) {
+	return c.async(ctx, request{method: http.MethodDelete, path: "/1.0/images/" + esc(ref)})
+}
+
+// GetProfiles lists profiles.
+func (c *Client) GetProfiles(ctx context.Context) ([]api.Profile, error) {
+	var out []api.Profile
+	_, err := c.get(ctx, "/1.0/profiles?recursion=1", &out)
+	return out, err
+}
+
+// GetProfile returns one profile and its ETag.
+func (c *Client) GetProfile(ctx context.Context, name string) (api.Profile, string, error) {
+	var p api.Profile
+	etag, err := c.get(ctx, "/1.0/profiles/"+esc(name), &p)
+	return p, etag, err
+}
