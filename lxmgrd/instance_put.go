@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"strings"
+
+	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/instance"
+	"github.com/lxmgr/lxmgr/profiles"
+)
+
+// instancePut replaces an instance's user-editable fields.
+func (d *daemon) instancePut(w http.ResponseWriter, r *http.Request) {
+	var put api.InstancePut
+	if err := decodeBody(r, &put); err != nil {
+		errorResponse(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	err := d.updateInstance(r, name, func(inst *db.Instance) {
+		// volatile.* and image.* are the daemon's: a PUT cannot drop them.
+		keep := map[string]string{}
+		for k, v := range inst.Config {
+			if isDaemonKey(k) {
+				keep[k] = v
+			}
+		}
+		inst.Config = orEmpty(put.Config)
+		maps.Copy(inst.Config, keep)
+		inst.Devices = orEmptyDevs(put.Devices)
+		inst.Profiles = put.Profiles
+		inst.Description = put.Description
+		inst.Ephemeral = put.Ephemeral
+	}, put.Config)
+	if err != nil {
+		errorResponse(w, err)
+		return
+	}
+	op := d.ops.start(d.bg, api.OperationClassTask, "Updating instance", map[string][]string{"instances": {"/1.0/instances/" + name}}, false,
+		func(ctx context.Context, op *operation) error { return nil })
+	asyncResponse(w, op)
+}
+
+// instancePatch merges fields into an instance (config keys with an empty
+// value are removed, devices replaced by name).
+func (d *daemon) instancePatch(w http.ResponseWriter, r *http.Request) {
+	var raw map[string]json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
+		errorResponse(w, err)
+		return
+	}
+	var patch api.InstancePut
+	if err := remarshal(raw, &patch); err != nil {
+		errorResponse(w, err)
+		return
+	}
+	err := d.updateInstance(r, r.PathValue("name"), func(inst *db.Instance) {
+		for k, v := range patch.Config {
+			if v == "" {
+				delete(inst.Config, k)
+			} else {
+				inst.Config[k] = v
+			}
+		}
+		for k, dev := range patch.Devices {
+			if dev == nil {
+				delete(inst.Devices, k)
+			} else {
+				inst.Devices[k] = dev
+			}
+		}
+		if _, ok := raw["profiles"]; ok {
+			inst.Profiles = patch.Profiles
+		}
+		if _, ok := raw["description"]; ok {
+			inst.Description = patch.Description
+		}
+		if _, ok := raw["ephemeral"]; ok {
+			inst.Ephemeral = patch.Ephemeral
+		}
+	}, patch.Config)
+	if err != nil {
+		errorResponse(w, err)
+		return
+	}
+	emptySync(w)
+}
+
+func remarshal(in any, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%w: invalid request body: %v", api.ErrInvalid, err)
+	}
+	return nil
+}
+
+func isDaemonKey(k string) bool {
+	return strings.HasPrefix(k, "volatile.") || strings.HasPrefix(k, "image.")
+}
+
+// updateInstance validates and stores a change made by mutate, checking the
+// ETag, all inside one transaction, then re-renders the liblxc config of a
+// stopped guest. Changes to a running guest apply at its next start.
+func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.Instance), userConfig map[string]string) error {
+	ctx := r.Context()
+	unlock, err := d.locks.lock(ctx, "instance/"+name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	for k := range userConfig {
+		if isDaemonKey(k) {
+			return fmt.Errorf("%w: config key %q is managed by lxmgr and cannot be set", api.ErrInvalid, k)
+		}
+	}
+	if err := profiles.ValidateUserConfig(userConfig); err != nil {
+		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+	}
+	var inst db.Instance
+	var profs []api.Profile
+	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
+		var err error
+		if inst, err = tx.InstanceGet(ctx, name); err != nil {
+			return fmt.Errorf("instance %q: %w", name, err)
+		}
+		if err := checkETag(r, instanceETag(inst)); err != nil {
+			return fmt.Errorf("%w: instance %q changed since it was read", err, name)
+		}
+		mutate(&inst)
+		if inst.Profiles == nil {
+			inst.Profiles = []string{}
+		}
+		if profs, err = profilesFor(ctx, tx, inst.Profiles); err != nil {
+			return err
+		}
+		if err := profiles.ValidateDevices(inst.Devices); err != nil {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		}
+		cfg, devs := expand(inst, profs)
+		if err := profiles.ValidateConfig(cfg); err != nil {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		}
+		if err := profiles.ValidateDevices(devs); err != nil {
+			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		}
+		pool, err := rootPool(devs)
+		if err != nil {
+			return err
+		}
+		if pool != inst.Pool {
+			return fmt.Errorf("%w: the root disk's pool cannot change (%q to %q)", api.ErrInvalid, inst.Pool, pool)
+		}
+		if (cfg["security.privileged"] == "true") != (inst.IdmapBase == 0) {
+			return fmt.Errorf("%w: security.privileged cannot change after creation", api.ErrInvalid)
+		}
+		return tx.InstanceUpdate(ctx, inst)
+	})
+	if err != nil {
+		return err
+	}
+	if d.cache.refresh(name).Status != instance.StatusStopped {
+		slog.Info("instance config changed; takes effect at next start", "instance", name)
+		return nil
+	}
+	spec, err := d.spec(inst, profs)
+	if err != nil {
+		return err
+	}
+	return d.lxc.Create(ctx, spec)
+}

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/instance"
+	"github.com/lxmgr/lxmgr/profiles"
+)
+
+// Defaults for a clean stop: how long init gets to halt before it is killed.
+const defaultStopTimeout = 30 * time.Second
+
+// loadInstance reads one instance and the profiles it uses.
+func (d *daemon) loadInstance(ctx context.Context, name string) (db.Instance, []api.Profile, error) {
+	var inst db.Instance
+	var profs []api.Profile
+	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+		var err error
+		inst, err = tx.InstanceGet(ctx, name)
+		if err != nil {
+			return err
+		}
+		profs, err = profilesFor(ctx, tx, inst.Profiles)
+		return err
+	})
+	if err != nil {
+		return db.Instance{}, nil, fmt.Errorf("instance %q: %w", name, err)
+	}
+	return inst, profs, nil
+}
+
+// profilesFor returns the named profiles in order.
+func profilesFor(ctx context.Context, tx *db.Tx, names []string) ([]api.Profile, error) {
+	out := make([]api.Profile, 0, len(names))
+	for _, n := range names {
+		p, err := tx.ProfileGet(ctx, n)
+		if err != nil {
+			return nil, fmt.Errorf("profile %q: %w", n, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// expand returns the effective config and devices of an instance.
+func expand(inst db.Instance, profs []api.Profile) (map[string]string, api.Devices) {
+	return profiles.Expand(profs, inst.Config, inst.Devices)
+}
+
+// toAPI renders an instance for the wire, with its cached runtime state.
+func (d *daemon) toAPI(inst db.Instance, profs []api.Profile) api.Instance {
+	cfg, devs := expand(inst, profs)
+	st := d.cache.get(inst.Name)
+	status := statusCode(st.Status)
+	return api.Instance{
+		InstancePut: api.InstancePut{
+			Architecture: inst.Architecture, Config: inst.Config, Devices: inst.Devices,
+			Ephemeral: inst.Ephemeral, Profiles: inst.Profiles, Description: inst.Description,
+		},
+		Name: inst.Name, Type: "container", Status: status.String(), StatusCode: status,
+		CreatedAt: inst.CreatedAt, LastUsedAt: inst.LastUsedAt, Location: "none",
+		ExpandedConfig: cfg, ExpandedDevices: devs, Project: "default",
+	}
+}
+
+// instanceETag is the ETag of the user-editable part of an instance.
+func instanceETag(inst db.Instance) string {
+	return etagOf([]any{inst.Architecture, inst.Config, inst.Devices, inst.Ephemeral, inst.Profiles, inst.Description})
+}
+
+// stateOf builds the API state from the cache plus cgroup counters (file
+// reads only; nothing runs in the guest).
+func (d *daemon) stateOf(inst db.Instance, withUsage bool) *api.InstanceState {
+	st := d.cache.get(inst.Name)
+	code := statusCode(st.Status)
+	out := &api.InstanceState{
+		Status: code.String(), StatusCode: code, Pid: int64(st.Pid), Ready: st.Ready,
+		Disk: map[string]api.InstanceStateDisk{}, Network: map[string]api.InstanceStateNetwork{},
+	}
+	if withUsage && st.Pid != 0 {
+		if u, err := d.lxc.Usage(inst.Name); err == nil {
+			out.Memory = api.InstanceStateMemory{Usage: u.MemoryBytes, UsagePeak: u.MemoryPeakBytes}
+			out.CPU = api.InstanceStateCPU{Usage: u.CPUNanos}
+			out.Processes = u.Processes
+		}
+	}
+	return out
+}
+
+// rootDisk returns the pool of the root disk of expanded devices.
+func rootPool(devs api.Devices) (string, error) {
+	for _, dev := range devs {
+		if dev["type"] == "disk" && dev["path"] == "/" {
+			if dev["pool"] == "" {
+				return "", fmt.Errorf("%w: root disk has no pool", api.ErrInvalid)
+			}
+			return dev["pool"], nil
+		}
+	}
+	return "", fmt.Errorf("%w: no root disk device (path \"/\") in the instance or its profiles", api.ErrInvalid)
+}
+
+// spec resolves everything the driver needs to render the liblxc config.
+func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, error) {
+	cfg, _ := expand(inst, profs)
+	pool, err := d.pool(inst.Pool)
+	if err != nil {
+		return instance.Spec{}, err
+	}
+	s := instance.Spec{
+		Name:       inst.Name,
+		Rootfs:     filepath.Join(pool.VolumePath(inst.Name), "rootfs"),
+		Hostname:   inst.Name,
+		Privileged: cfg["security.privileged"] == "true",
+		HaltSignal: cfg["image.halt_signal"],
+		Nesting:    cfg["security.nesting"] == "true",
+		RawLXC:     cfg["raw.lxc"],
+	}
+	if !s.Privileged {
+		if inst.IdmapBase == 0 {
+			return instance.Spec{}, fmt.Errorf("instance %q has no idmap allocated", inst.Name)
+		}
+		s.IDMap = instance.IDMap{HostUID: uint32(inst.IdmapBase), HostGID: uint32(d.ids.gidFor(inst.IdmapBase)), Size: idsPerGuest}
+	}
+	if v := cfg["limits.memory"]; v != "" {
+		if s.Limits.MemoryBytes, err = memoryLimit(v); err != nil {
+			return instance.Spec{}, err
+		}
+	}
+	if v := cfg["limits.processes"]; v != "" {
+		s.Limits.Processes, _ = strconv.ParseInt(v, 10, 64)
+	}
+	if v := cfg["limits.cpu"]; v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			s.Limits.CPUCount = n
+		} else {
+			s.Limits.CPUs = v
+		}
+	}
+	env := map[string]string{}
+	for k, v := range cfg {
+		if len(k) > len("environment.") && k[:len("environment.")] == "environment." {
+			env[k[len("environment."):]] = v
+		}
+	}
+	s.Environment = env
+	return s, nil
+}
+
+// memoryLimit turns limits.memory (bytes or a percentage of host RAM) into bytes.
+func memoryLimit(v string) (int64, error) {
+	if len(v) > 1 && v[len(v)-1] == '%' {
+		pct, err := strconv.ParseFloat(v[:len(v)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: limits.memory %q", api.ErrInvalid, v)
+		}
+		total, err := hostMemory()
+		if err != nil {
+			return 0, err
+		}
+		return int64(float64(total) * pct / 100), nil
+	}
+	return profiles.ParseBytes(v)
+}
