@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/lxmgr/lxmgr/api"
+)
+
+// instanceFilter selects instances for list. A bare word matches a name
+// prefix (several bare words: any of them); "key=value" must match the
+// expanded config exactly, except the keys "status" (case-insensitive, e.g.
+// status=running) and "name" (the whole name). All key=value terms must
+// match.
+type instanceFilter struct {
+	prefixes []string
+	keys     [][2]string
+}
+
+// parseFilters reads list's positional arguments.
+func parseFilters(args []string) instanceFilter {
+	var f instanceFilter
+	for _, a := range args {
+		if k, v, ok := strings.Cut(a, "="); ok {
+			f.keys = append(f.keys, [2]string{k, v})
+			continue
+		}
+		f.prefixes = append(f.prefixes, a)
+	}
+	return f
+}
+
+// match reports whether inst passes the filter.
+func (f instanceFilter) match(inst *api.InstanceFull) bool {
+	if len(f.prefixes) > 0 {
+		ok := false
+		for _, p := range f.prefixes {
+			if strings.HasPrefix(inst.Name, p) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	for _, kv := range f.keys {
+		k, v := kv[0], kv[1]
+		switch strings.ToLower(k) {
+		case "status", "state":
+			if !strings.EqualFold(instanceStatus(inst), v) {
+				return false
+			}
+		case "name":
+			if inst.Name != v {
+				return false
+			}
+		default:
+			if inst.ExpandedConfig[k] != v {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// filterInstances keeps the instances that pass f, in order. The result is
+// never nil so that JSON prints [] rather than null.
+func filterInstances(insts []api.InstanceFull, f instanceFilter) []api.InstanceFull {
+	out := make([]api.InstanceFull, 0, len(insts))
+	for i := range insts {
+		if f.match(&insts[i]) {
+			out = append(out, insts[i])
+		}
+	}
+	return out
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lxmgr/lxmgr/api"
+)
+
+func newInfoCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "info NAME",
+		Short: "Show an instance's configuration summary and runtime state",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := validateNames(args[0]); err != nil {
+				return err
+			}
+			inst, err := g.client().GetInstanceFull(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("info %s: %w", args[0], err)
+			}
+			writeInfo(os.Stdout, &inst)
+			return nil
+		},
+	}
+}
+
+// writeInfo prints the human summary of one instance.
+func writeInfo(w io.Writer, i *api.InstanceFull) {
+	line := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(w, "%-14s %s\n", k+":", v)
+		}
+	}
+	line("Name", i.Name)
+	line("Description", i.Description)
+	line("Status", strings.ToUpper(instanceStatus(i)))
+	line("Type", instanceType(i))
+	line("Architecture", i.Architecture)
+	line("Created", formatTime(i.CreatedAt))
+	if lu := formatTime(i.LastUsedAt); lu != "" {
+		line("Last used", lu)
+	} else {
+		line("Last used", "never")
+	}
+	line("Profiles", strings.Join(i.Profiles, ", "))
+	line("Image", imageOf(i.ExpandedConfig))
+	if i.State == nil {
+		return
+	}
+	st := i.State
+	if st.Pid > 0 {
+		line("PID", fmt.Sprint(st.Pid))
+	}
+	line("Ready", yesNo(st.Ready))
+	if st.Pid > 0 {
+		fmt.Fprintln(w, "\nResources:")
+		fmt.Fprintf(w, "  %-20s %d\n", "Processes:", st.Processes)
+		fmt.Fprintf(w, "  %-20s %s\n", "Memory usage:", humanBytes(st.Memory.Usage))
+		if st.Memory.UsagePeak > 0 {
+			fmt.Fprintf(w, "  %-20s %s\n", "Memory usage (peak):", humanBytes(st.Memory.UsagePeak))
+		}
+		fmt.Fprintf(w, "  %-20s %s\n", "CPU usage:", (time.Duration(st.CPU.Usage) * time.Nanosecond).Round(time.Millisecond).String())
+		disks := sortedKeys(st.Disk)
+		for _, d := range disks {
+			fmt.Fprintf(w, "  %-20s %s\n", "Disk usage ("+d+"):", humanBytes(st.Disk[d].Usage))
+		}
+	}
+	if len(st.Network) > 0 {
+		fmt.Fprintln(w, "\nNetwork:")
+		for _, n := range sortedKeys(st.Network) {
+			nw := st.Network[n]
+			fmt.Fprintf(w, "  %s: %s %s %s\n", n, nw.Type, nw.State, nw.Hwaddr)
+			for _, a := range nw.Addresses {
+				fmt.Fprintf(w, "    %s %s/%s (%s)\n", a.Family, a.Address, a.Netmask, a.Scope)
+			}
+		}
+	}
+}
+
+// imageOf describes the image an instance was made from.
+func imageOf(cfg map[string]string) string {
+	desc, fp := cfg["image.description"], cfg["volatile.base_image"]
+	if len(fp) > 12 {
+		fp = fp[:12]
+	}
+	switch {
+	case desc != "" && fp != "":
+		return fmt.Sprintf("%s (%s)", desc, fp)
+	case desc != "":
+		return desc
+	}
+	return fp
+}
+
+// formatTime prints a timestamp in local time; the zero time is "" (never).
+func formatTime(t time.Time) string {
+	if t.IsZero() || t.Unix() <= 0 {
+		return ""
+	}
+	return t.Local().Format("2006-01-02 15:04:05 MST")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
