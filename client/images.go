@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -43,4 +44,20 @@ func (c *Client) GetProfile(ctx context.Context, name string) (api.Profile, stri
 	var p api.Profile
 	etag, err := c.get(ctx, "/1.0/profiles/"+esc(name), &p)
 	return p, etag, err
+}
+
+// ImportImage uploads an LXD-format unified image tarball. fingerprint, if
+// not "", is checked by the daemon against the upload.
+func (c *Client) ImportImage(ctx context.Context, tarball io.Reader, filename, fingerprint string) (*Operation, error) {
+	h := map[string]string{"X-LXD-filename": filename}
+	if fingerprint != "" {
+		h["X-LXD-fingerprint"] = fingerprint
+	}
+	return c.async(ctx, request{method: http.MethodPost, path: "/1.0/images", body: tarball, headers: h})
+}
+
+// CreateImageAlias points alias at the image with the given fingerprint.
+func (c *Client) CreateImageAlias(ctx context.Context, alias, fingerprint, description string) error {
+	body := map[string]string{"name": alias, "target": fingerprint, "description": description}
+	return c.sync(ctx, request{method: http.MethodPost, path: "/1.0/images/aliases", body: body})
 }

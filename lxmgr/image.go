@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -14,7 +15,7 @@ import (
 
 func newImageCmd(g *globals) *cobra.Command {
 	return newGroupCmd("image", "Manage images",
-		newImageListCmd(g), newImageBuildCmd(g), newImageDeleteCmd(g))
+		newImageListCmd(g), newImageBuildCmd(g), newImageImportCmd(g), newImageDeleteCmd(g))
 }
 
 // imageRows renders the image table.
@@ -129,4 +130,40 @@ func newImageDeleteCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newImageImportCmd(g *globals) *cobra.Command {
+	var aliases []string
+	cmd := &cobra.Command{
+		Use:     "import TARBALL",
+		Short:   "Import an LXD-format unified image tarball (metadata.yaml + rootfs/)",
+		Example: "  lxmgr image import debian-12.tar.gz --alias debian/12",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := os.Open(args[0])
+			if err != nil {
+				return fmt.Errorf("import image: %w", err)
+			}
+			defer f.Close()
+			ctx := cmd.Context()
+			c := g.client()
+			op, err := c.ImportImage(ctx, f, filepath.Base(args[0]), "")
+			if err == nil {
+				err = waitOp(ctx, op, true)
+			}
+			if err != nil {
+				return fmt.Errorf("import image %s: %w", args[0], err)
+			}
+			fp, _ := op.Metadata["fingerprint"].(string)
+			for _, a := range aliases {
+				if err := c.CreateImageAlias(ctx, a, fp, ""); err != nil {
+					return fmt.Errorf("image %s imported, but alias %q failed: %w", fp, a, err)
+				}
+			}
+			fmt.Fprintf(os.Stdout, "Imported image %s\n", fp)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&aliases, "alias", nil, "alias to give the image (repeatable)")
+	return cmd
 }

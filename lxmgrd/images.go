@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -197,8 +198,13 @@ func (d *daemon) imageGet(w http.ResponseWriter, r *http.Request) {
 	syncResponseETag(w, out, etagOf(out))
 }
 
-// imagesPost builds an image ("source": {"type": "build", "name": "debian/12"}).
+// imagesPost builds an image ("source": {"type": "build", "name": "debian/12"})
+// or, with an application/octet-stream body, imports an image tarball.
 func (d *daemon) imagesPost(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/octet-stream") {
+		d.imageImport(w, r)
+		return
+	}
 	var req api.ImagesPost
 	if err := decodeBody(r, &req); err != nil {
 		errorResponse(w, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -49,7 +50,7 @@ func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force boo
 			return fmt.Errorf("kill instance %q: %w", inst.Name, err)
 		}
 	}
-	if err := d.lxc.Delete(ctx, inst.Name); err != nil {
+	if err := d.lxc.Delete(ctx, inst.Name); err != nil && !errors.Is(err, instance.ErrNotFound) {
 		return fmt.Errorf("delete liblxc config of %q: %w", inst.Name, err)
 	}
 	if pool, err := d.pool(inst.Pool); err == nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 
 	"github.com/lxmgr/lxmgr/db"
 	"github.com/lxmgr/lxmgr/instance"
@@ -65,6 +67,14 @@ func (d *daemon) repair(ctx context.Context) error {
 			if err := pool.DeleteVolume(ctx, v); err != nil {
 				return err
 			}
+		}
+	}
+	// Image builds and uploads a crash interrupted.
+	leftovers, _ := filepath.Glob(filepath.Join(d.imagesDir(), ".*"))
+	for _, p := range leftovers {
+		slog.Warn("removing interrupted image build or upload", "path", p)
+		if err := os.RemoveAll(p); err != nil {
+			return err
 		}
 	}
 	running := 0
