@@ -1,0 +1,135 @@
+package test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestParallelLaunches(t *testing.T) {
+	const n = 10
+	var names []string
+	for i := range n {
+		names = append(names, fmt.Sprintf("par%d", i))
+	}
+	cleanupInstance(t, names...)
+	var wg sync.WaitGroup
+	errs := make([]string, n)
+	start := time.Now()
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := lxmgr(t, "launch", "busybox", name, "--wait"); r.code != 0 {
+				errs[i] = r.stderr
+			}
+		}()
+	}
+	wg.Wait()
+	t.Logf("%d parallel launches: %s", n, time.Since(start))
+	for i, e := range errs {
+		if e != "" {
+			t.Errorf("launch %s: %s", names[i], e)
+		}
+	}
+	list := listJSON(t)
+	pids := map[int64]bool{}
+	for _, name := range names {
+		inst := find(list, name)
+		if inst == nil || inst.Status != "Running" {
+			t.Fatalf("%s not running: %+v", name, inst)
+		}
+		pids[inst.State.Pid] = true
+	}
+	if len(pids) != n {
+		t.Errorf("want %d distinct init pids, got %d", n, len(pids))
+	}
+	// Each guest has its own id range.
+	uids := map[int]bool{}
+	for _, name := range names {
+		uids[hostUIDOf(t, int(stateOf(t, name).Pid))] = true
+	}
+	if len(uids) != n {
+		t.Errorf("guests share id ranges: %d distinct host uids for %d guests", len(uids), n)
+	}
+}
+
+func TestDaemonRestartKeepsGuests(t *testing.T) {
+	cleanupInstance(t, "keep1", "keep2")
+	must(t, "launch", "busybox", "keep1", "--wait")
+	must(t, "create", "busybox", "keep2")
+	pid := stateOf(t, "keep1").Pid
+
+	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(int(pid), 0); err != nil {
+		t.Fatalf("guest init %d died with the daemon: %v", pid, err)
+	}
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	list := listJSON(t)
+	k1, k2 := find(list, "keep1"), find(list, "keep2")
+	if k1 == nil || k1.Status != "Running" || k1.State.Pid != pid {
+		t.Fatalf("keep1 after restart: %+v (want running, pid %d)", k1, pid)
+	}
+	if k2 == nil || k2.Status != "Stopped" {
+		t.Fatalf("keep2 after restart: %+v", k2)
+	}
+	// The reattached guest is fully manageable.
+	must(t, "exec", "keep1", "--", "true")
+	must(t, "stop", "keep1")
+	must(t, "start", "keep2")
+}
+
+func TestSecondDaemonRefused(t *testing.T) {
+	out, err := execOut(filepath.Join(suite.bin, "lxmgrd"), "LXMGR_DIR="+suite.dir)
+	if err == nil {
+		t.Fatalf("a second lxmgrd started on the same directory:\n%s", out)
+	}
+	if !contains(out, "already running") {
+		t.Fatalf("second daemon's message: %q", out)
+	}
+	// The first one still answers.
+	must(t, "list")
+}
+
+func TestKillDuringCreateIsRepaired(t *testing.T) {
+	cleanupInstance(t, "crash1")
+	// A debian create unpacks and copies a few hundred MB: kill the daemon
+	// while that runs (the image itself is built first, untimed).
+	ensureDebian(t)
+	r := lxmgrAsync(t, "create", "debian/12", "crash1")
+	deadline := time.Now().Add(time.Minute)
+	for !slices.Contains(instanceNames(t), "crash1") {
+		if time.Now().After(deadline) {
+			t.Fatal("create never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if err := suite.stopDaemon(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	r.Wait()
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(suite.logTail(50), `msg="removing instance left half-created by a crash" instance=crash1`) {
+		t.Errorf("the kill did not catch the create in the middle (no repair logged):\n%s", suite.logTail(10))
+	}
+	if find(listJSON(t), "crash1") != nil {
+		t.Fatalf("half-created instance survived the restart:\n%s", must(t, "list"))
+	}
+	if _, err := os.Stat(filepath.Join(suite.dir, "storage-pools/default/containers/crash1")); !os.IsNotExist(err) {
+		t.Fatalf("orphan volume after repair: %v", err)
+	}
+	must(t, "launch", "busybox", "crash1", "--wait")
+}
