@@ -61,3 +61,18 @@ func (c *Client) CreateImageAlias(ctx context.Context, alias, fingerprint, descr
 	body := map[string]string{"name": alias, "target": fingerprint, "description": description}
 	return c.sync(ctx, request{method: http.MethodPost, path: "/1.0/images/aliases", body: body})
 }
+
+// CreateProfile creates a profile.
+func (c *Client) CreateProfile(ctx context.Context, p api.ProfilesPost) error {
+	return c.sync(ctx, request{method: http.MethodPost, path: "/1.0/profiles", body: p})
+}
+
+// UpdateProfile replaces a profile (PUT). etag may be "".
+func (c *Client) UpdateProfile(ctx context.Context, name string, put api.ProfilePut, etag string) error {
+	return c.sync(ctx, request{method: http.MethodPut, path: "/1.0/profiles/" + esc(name), body: put, etag: etag})
+}
+
+// DeleteProfile removes an unused profile (never "default").
+func (c *Client) DeleteProfile(ctx context.Context, name string) error {
+	return c.sync(ctx, request{method: http.MethodDelete, path: "/1.0/profiles/" + esc(name)})
+}

@@ -261,3 +261,6 @@ func writeFileAtomic(path string, data []byte) error {
 	}
 	return os.Rename(tmp, path)
 }
+
+// Version returns the version of the liblxc the daemon is linked with.
+func Version() string { return lxc.Version() }

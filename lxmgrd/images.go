@@ -40,11 +40,7 @@ func findImage(ctx context.Context, tx *db.Tx, ref string) (db.Image, error) {
 			return tx.ImageGet(ctx, fp)
 		}
 	}
-	img, err := tx.ImageGet(ctx, ref)
-	if err != nil {
-		return db.Image{}, fmt.Errorf("image %q: %w", ref, err)
-	}
-	return img, nil
+	return tx.ImageGet(ctx, ref)
 }
 
 // ensureImage returns the stored image for ref, building it first when ref

@@ -92,7 +92,7 @@ func (d *daemon) imageAliasesPost(w http.ResponseWriter, r *http.Request) {
 	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
 		img, err := tx.ImageGet(r.Context(), req.Target)
 		if err != nil {
-			return fmt.Errorf("image %q: %w", req.Target, err)
+			return err
 		}
 		return tx.ImageAliasSet(r.Context(), req.Name, img.Fingerprint, req.Description)
 	})
@@ -107,7 +107,7 @@ func (d *daemon) imageAliasDelete(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
 	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error { return tx.ImageAliasDelete(r.Context(), name) })
 	if err != nil {
-		errorResponse(w, fmt.Errorf("image alias %q: %w", name, err))
+		errorResponse(w, err)
 		return
 	}
 	emptySync(w)

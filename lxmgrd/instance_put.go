@@ -130,7 +130,7 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
 		var err error
 		if inst, err = tx.InstanceGet(ctx, name); err != nil {
-			return fmt.Errorf("instance %q: %w", name, err)
+			return err
 		}
 		if err := checkETag(r, instanceETag(inst)); err != nil {
 			return fmt.Errorf("%w: instance %q changed since it was read", err, name)

@@ -30,7 +30,7 @@ func (d *daemon) loadInstance(ctx context.Context, name string) (db.Instance, []
 		return err
 	})
 	if err != nil {
-		return db.Instance{}, nil, fmt.Errorf("instance %q: %w", name, err)
+		return db.Instance{}, nil, err
 	}
 	return inst, profs, nil
 }
@@ -41,7 +41,7 @@ func profilesFor(ctx context.Context, tx *db.Tx, names []string) ([]api.Profile,
 	for _, n := range names {
 		p, err := tx.ProfileGet(ctx, n)
 		if err != nil {
-			return nil, fmt.Errorf("profile %q: %w", n, err)
+			return nil, err
 		}
 		out = append(out, p)
 	}

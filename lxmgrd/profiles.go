@@ -53,7 +53,7 @@ func (d *daemon) profileGet(w http.ResponseWriter, r *http.Request) {
 	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
 		var err error
 		if p, err = tx.ProfileGet(r.Context(), r.PathValue("name")); err != nil {
-			return fmt.Errorf("profile %q: %w", r.PathValue("name"), err)
+			return err
 		}
 		p.UsedBy, err = usedBy(r, tx, p.Name)
 		return err
@@ -93,7 +93,7 @@ func (d *daemon) profilesPost(w http.ResponseWriter, r *http.Request) {
 	p := api.Profile{ProfilePut: req.ProfilePut, Name: req.Name}
 	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error { return tx.ProfileCreate(r.Context(), p) })
 	if err != nil {
-		errorResponse(w, fmt.Errorf("profile %q: %w", req.Name, err))
+		errorResponse(w, err)
 		return
 	}
 	w.Header().Set("Location", "/1.0/profiles/"+req.Name)
@@ -116,7 +116,7 @@ func (d *daemon) profilePut(w http.ResponseWriter, r *http.Request) {
 	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
 		cur, err := tx.ProfileGet(r.Context(), name)
 		if err != nil {
-			return fmt.Errorf("profile %q: %w", name, err)
+			return err
 		}
 		if err := checkETag(r, etagOf(cur.ProfilePut)); err != nil {
 			return err
@@ -146,7 +146,7 @@ func (d *daemon) profileDelete(w http.ResponseWriter, r *http.Request) {
 			return fmt.Errorf("%w: profile %q is used by %v", errBusy, name, users)
 		}
 		if err := tx.ProfileDelete(r.Context(), name); err != nil {
-			return fmt.Errorf("profile %q: %w", name, err)
+			return err
 		}
 		return nil
 	})

@@ -10,10 +10,8 @@ import (
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/instance"
 )
-
-// lxcVersion is filled at start from the driver.
-var lxcVersion string
 
 // serverKeys are the server config keys and what each means.
 var serverKeys = map[string]string{
@@ -39,7 +37,7 @@ func (d *daemon) serverGet(w http.ResponseWriter, r *http.Request) {
 		APIStatus:     "stable", APIVersion: "1.0", Auth: "trusted", AuthMethods: []string{"unix"},
 		Config: cfg,
 		Environment: api.ServerEnvironment{
-			Architectures: []string{hostArch()}, Driver: "lxc", DriverVersion: lxcVersion,
+			Architectures: []string{hostArch()}, Driver: "lxc", DriverVersion: instance.Version(),
 			Kernel: unix.ByteSliceToString(uts.Sysname[:]), KernelVersion: unix.ByteSliceToString(uts.Release[:]),
 			Server: "lxmgr", ServerName: host, ServerPid: os.Getpid(), ServerVersion: version, StorageDriver: "dir",
 		},
