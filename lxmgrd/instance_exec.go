@@ -152,7 +152,7 @@ func (d *daemon) runExec(ctx context.Context, name string, req api.InstanceExecP
 	var outputs sync.WaitGroup
 	var childEnds []*os.File
 	if req.Interactive {
-		master, slave, err := openPty()
+		master, slave, err := d.execPty(ctx, name)
 		if err != nil {
 			return -1, err
 		}
@@ -254,9 +254,42 @@ func control(ws *websocket.Conn, pty *os.File) {
 	}
 }
 
-// openPty allocates a pseudo-terminal pair on the host's devpts.
-func openPty() (master, slave *os.File, err error) {
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+// execPty allocates the terminal of an interactive exec on the guest's own
+// devpts, so that the command sees a /dev/pts/N that exists in the guest
+// (tty, ssh-agent, sudo need that), owned by the guest's root. A guest
+// without a usable /dev/ptmx gets a host pty instead.
+func (d *daemon) execPty(ctx context.Context, name string) (master, slave *os.File, err error) {
+	inst, _, err := d.loadInstance(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	st := d.cache.get(name)
+	if st.Pid > 0 {
+		root, err := os.Open(fmt.Sprintf("/proc/%d/root", st.Pid))
+		if err == nil {
+			defer root.Close()
+			m, s, err := openPtyAt(func(p string) (*os.File, error) { return openIn(root, p, unix.O_RDWR|unix.O_NOCTTY, 0) })
+			if err == nil {
+				uid, gid := 0, 0
+				if inst.IdmapBase != 0 {
+					uid, gid = int(inst.IdmapBase), int(d.ids.gidFor(inst.IdmapBase))
+				}
+				if err := s.Chown(uid, gid); err == nil {
+					return m, s, nil
+				}
+				m.Close()
+				s.Close()
+			}
+			slog.Debug("no pty in the guest's devpts; using the host's", "instance", name, "err", err)
+		}
+	}
+	return openPtyAt(func(p string) (*os.File, error) { return os.OpenFile(p, os.O_RDWR|unix.O_NOCTTY, 0) })
+}
+
+// openPtyAt allocates a pseudo-terminal pair through open, which opens
+// "/dev/ptmx" and "/dev/pts/N" of some devpts instance.
+func openPtyAt(open func(string) (*os.File, error)) (master, slave *os.File, err error) {
+	m, err := open("/dev/ptmx")
 	if err != nil {
 		return nil, nil, fmt.Errorf("open pty: %w", err)
 	}
@@ -269,7 +302,7 @@ func openPty() (master, slave *os.File, err error) {
 		m.Close()
 		return nil, nil, fmt.Errorf("pty number: %w", err)
 	}
-	s, err := os.OpenFile("/dev/pts/"+strconv.Itoa(n), os.O_RDWR|unix.O_NOCTTY, 0)
+	s, err := open("/dev/pts/" + strconv.Itoa(n))
 	if err != nil {
 		m.Close()
 		return nil, nil, fmt.Errorf("open pty slave: %w", err)

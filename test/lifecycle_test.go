@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -76,6 +77,15 @@ func TestBusyboxLifecycle(t *testing.T) {
 	r = lxmgrIn(t, []byte("hello stdin\n"), "exec", "bb1", "--", "cat")
 	if r.code != 0 || r.stdout != "hello stdin\n" {
 		t.Errorf("exec cat: code=%d stdout=%q", r.code, r.stdout)
+	}
+
+	// Interactive exec (stdin is a terminal: script(1) provides one): the
+	// command gets a pty of the guest's own devpts.
+	tty := exec.Command("script", "-q", "-e", "-c", filepath.Join(suite.bin, "lxmgr")+" exec bb1 -- sh -c 'tty; exit 5'", "/dev/null")
+	tty.Env = append(os.Environ(), "LXMGR_DIR="+suite.dir)
+	ttyOut, err := tty.CombinedOutput()
+	if code := tty.ProcessState.ExitCode(); code != 5 || !strings.Contains(string(ttyOut), "/dev/pts/") {
+		t.Errorf("interactive exec: exit %d (%v), output %q; want 5 and a /dev/pts/N", code, err, ttyOut)
 	}
 
 	// The guest is unprivileged: its root is an unprivileged host uid.
