@@ -29,6 +29,9 @@ type ExecSpec struct {
 	// Their descriptors are passed as they are (File.Fd, which also puts
 	// them in blocking mode); keep them open until Exec returns.
 	Stdin, Stdout, Stderr *os.File
+	// Signals, if set, are delivered to the command while it runs (the
+	// client's Ctrl-C of a non-interactive exec).
+	Signals <-chan syscall.Signal
 }
 
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -129,12 +132,12 @@ func (d *Driver) Exec(ctx context.Context, name string, spec ExecSpec) (int, err
 	}
 	// The file objects must stay open until the child has its own copies;
 	// it has them once RunCommandNoWait returned.
-	return waitChild(ctx, pid)
+	return waitChild(ctx, pid, spec.Signals)
 }
 
 // waitChild waits for our child pid (through a pidfd, so a kill on cancel
 // can never hit a recycled pid) and returns its shell-style exit code.
-func waitChild(ctx context.Context, pid int) (int, error) {
+func waitChild(ctx context.Context, pid int, signals <-chan syscall.Signal) (int, error) {
 	p, err := os.FindProcess(pid)
 	if err != nil {
 		return -1, fmt.Errorf("find attached process %d: %w", pid, err)
@@ -149,15 +152,20 @@ func waitChild(ctx context.Context, pid int) (int, error) {
 		done <- result{st, err}
 	}()
 	var r result
-	select {
-	case r = <-done:
-	case <-ctx.Done():
-		_ = p.Kill()
-		r = <-done
-		if r.err == nil {
-			return exitCode(r.st), ctx.Err()
+	for waiting := true; waiting; {
+		select {
+		case r = <-done:
+			waiting = false
+		case sig := <-signals:
+			_ = p.Signal(sig)
+		case <-ctx.Done():
+			_ = p.Kill()
+			r = <-done
+			if r.err == nil {
+				return exitCode(r.st), ctx.Err()
+			}
+			return -1, ctx.Err()
 		}
-		return -1, ctx.Err()
 	}
 	if r.err != nil {
 		return -1, fmt.Errorf("wait for attached process %d: %w", pid, r.err)

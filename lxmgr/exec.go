@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -122,20 +123,30 @@ func runExec(ctx context.Context, c *client.Client, f *execFlags, name string, c
 	defer restore()
 
 	// Ctrl-C reaches a non-interactive lxmgr as SIGINT (in raw mode it goes
-	// to the remote pty instead). The client cannot abort a running session
-	// and the daemon does not forward signals, so leave at once rather than
-	// hang; the terminal is restored first.
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		select {
-		case <-ctx.Done():
-			restore()
-			fmt.Fprintln(os.Stderr, "Error: interrupted; the command may still run in the instance")
-			os.Exit(130)
-		case <-done:
+	// to the remote pty instead). SIGINT, SIGTERM and SIGHUP are forwarded
+	// to the remote command, which then ends the session with its own exit
+	// code; a third one gives up at once (the terminal is restored first).
+	if !interactive {
+		sigs := make(chan os.Signal, 4)
+		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+		defer signal.Stop(sigs)
+		ctx = context.WithoutCancel(ctx)
+		args.Control = func(cctx context.Context, send func(api.InstanceExecControl) error) {
+			for n := 1; ; n++ {
+				select {
+				case <-cctx.Done():
+					return
+				case s := <-sigs:
+					if n >= 3 {
+						restore()
+						fmt.Fprintln(os.Stderr, "Error: interrupted; the command may still run in the instance")
+						os.Exit(130)
+					}
+					send(api.InstanceExecControl{Command: "signal", Signal: int(s.(syscall.Signal))})
+				}
+			}
 		}
-	}()
+	}
 
 	code, err := c.Exec(ctx, name, req, args)
 	if err != nil {

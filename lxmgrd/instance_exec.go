@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -148,7 +149,8 @@ func (d *daemon) operationWebsocket(w http.ResponseWriter, r *http.Request) {
 
 // runExec wires the websockets to pipes (or a pty) and runs the command.
 func (d *daemon) runExec(ctx context.Context, name string, req api.InstanceExecPost, sess *execSession) (int, error) {
-	spec := instance.ExecSpec{Args: req.Command, Env: req.Environment, Cwd: req.Cwd, UID: req.User, GID: req.Group}
+	signals := make(chan syscall.Signal, 4)
+	spec := instance.ExecSpec{Args: req.Command, Env: req.Environment, Cwd: req.Cwd, UID: req.User, GID: req.Group, Signals: signals}
 	var outputs sync.WaitGroup
 	var childEnds []*os.File
 	if req.Interactive {
@@ -163,7 +165,7 @@ func (d *daemon) runExec(ctx context.Context, name string, req api.InstanceExecP
 		go pumpIn(sess.conns["0"], master, false)
 		outputs.Add(1)
 		go func() { defer outputs.Done(); pumpOut(master, sess.conns["0"]) }()
-		go control(sess.conns["control"], master)
+		go control(sess.conns["control"], master, signals)
 	} else {
 		inR, inW, err := os.Pipe()
 		if err != nil {
@@ -185,7 +187,7 @@ func (d *daemon) runExec(ctx context.Context, name string, req api.InstanceExecP
 		outputs.Add(2)
 		go func() { defer outputs.Done(); pumpOut(outR, sess.conns["1"]) }()
 		go func() { defer outputs.Done(); pumpOut(errR, sess.conns["2"]) }()
-		go control(sess.conns["control"], nil)
+		go control(sess.conns["control"], nil, signals)
 	}
 	code, err := d.lxc.Exec(ctx, name, spec)
 	for _, f := range childEnds {
@@ -239,17 +241,25 @@ func pumpOut(r io.Reader, ws *websocket.Conn) {
 	ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
 }
 
-// control handles window-resize messages until the socket closes.
-func control(ws *websocket.Conn, pty *os.File) {
+// control handles window-resize and signal messages until the socket
+// closes. Signals go to the command; a full queue drops them rather than
+// block the socket.
+func control(ws *websocket.Conn, pty *os.File, signals chan<- syscall.Signal) {
 	for {
 		var msg api.InstanceExecControl
 		if err := ws.ReadJSON(&msg); err != nil {
 			return
 		}
-		if msg.Command == "window-resize" && pty != nil {
+		switch {
+		case msg.Command == "window-resize" && pty != nil:
 			w, _ := strconv.Atoi(msg.Args["width"])
 			h, _ := strconv.Atoi(msg.Args["height"])
 			resize(pty, w, h)
+		case msg.Command == "signal" && msg.Signal > 0 && msg.Signal < 65:
+			select {
+			case signals <- syscall.Signal(msg.Signal):
+			default:
+			}
 		}
 	}
 }

@@ -3,10 +3,12 @@ package test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +88,25 @@ func TestBusyboxLifecycle(t *testing.T) {
 	ttyOut, err := tty.CombinedOutput()
 	if code := tty.ProcessState.ExitCode(); code != 5 || !strings.Contains(string(ttyOut), "/dev/pts/") {
 		t.Errorf("interactive exec: exit %d (%v), output %q; want 5 and a /dev/pts/N", code, err, ttyOut)
+	}
+
+	// Ctrl-C of a non-interactive exec reaches the remote command.
+	sig := exec.Command(filepath.Join(suite.bin, "lxmgr"), "exec", "bb1", "--", "sh", "-c", `trap 'echo got-int; exit 9' INT; echo ready; while :; do sleep 0.1; done`)
+	sig.Env = append(os.Environ(), "LXMGR_DIR="+suite.dir)
+	stdout, _ := sig.StdoutPipe()
+	if err := sig.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	n, _ := stdout.Read(buf)
+	if !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("exec did not start: %q", buf[:n])
+	}
+	sig.Process.Signal(syscall.SIGINT)
+	rest, _ := io.ReadAll(stdout)
+	sig.Wait()
+	if code := sig.ProcessState.ExitCode(); code != 9 || !strings.Contains(string(rest), "got-int") {
+		t.Errorf("SIGINT to exec: exit %d, output %q; want 9 and got-int", code, rest)
 	}
 
 	// The guest is unprivileged: its root is an unprivileged host uid.
