@@ -25,15 +25,14 @@ import (
 // daemon is the running lxmgrd: its state directory, inventory, drivers and
 // in-memory runtime state.
 type daemon struct {
-	dir     string
-	db      *db.DB
-	lxc     *instance.Driver
-	ops     *operations
-	locks   *nameLocks
-	cache   *stateCache
-	ids     idRange
-	lock    *os.File // flock on lxmgrd.lock: one daemon per directory
-	started time.Time
+	dir   string
+	db    *db.DB
+	lxc   *instance.Driver
+	ops   *operations
+	locks *nameLocks
+	cache *stateCache
+	ids   idRange
+	lock  *os.File // flock on lxmgrd.lock: one daemon per directory
 
 	poolsMu sync.RWMutex
 	pools   map[string]storage.Driver
@@ -60,7 +59,7 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)
 	}
-	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, started: time.Now(), bg: ctx}
+	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, bg: ctx}
 	// 0711: host users may traverse to what liblxc needs but can list nothing.
 	for _, p := range []string{d.dir, d.imagesDir(), d.lxcPath(), filepath.Join(d.dir, "storage-pools")} {
 		if err := os.MkdirAll(p, 0o711); err != nil {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -17,18 +16,6 @@ import (
 	"github.com/lxmgr/lxmgr/image"
 	"github.com/lxmgr/lxmgr/storage"
 )
-
-// hostArch returns the architecture name LXD uses for this host.
-func hostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	default:
-		return runtime.GOARCH
-	}
-}
 
 // findImage resolves an alias, a fingerprint or a unique fingerprint prefix.
 func findImage(ctx context.Context, tx *db.Tx, ref string) (db.Image, error) {

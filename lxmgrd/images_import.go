@@ -55,7 +55,7 @@ func (d *daemon) imageImport(w http.ResponseWriter, r *http.Request) {
 			img.Filename = ""
 		}
 		if img.Architecture == "" {
-			img.Architecture = hostArch()
+			img.Architecture = image.HostArchitecture()
 		}
 		err = d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.ImageCreate(ctx, img) })
 		if errors.Is(err, db.ErrExists) {

@@ -42,6 +42,8 @@ func (d *daemon) instancePut(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
+	// LXD answers PUT with an operation; the change itself is already
+	// stored (and validated) above, so the operation is done at once.
 	op := d.ops.start(d.bg, api.OperationClassTask, "Updating instance", map[string][]string{"instances": {"/1.0/instances/" + name}}, false,
 		func(ctx context.Context, op *operation) error { return nil })
 	asyncResponse(w, op)

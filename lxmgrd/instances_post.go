@@ -26,13 +26,13 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
-	inst, ref, err := d.validateCreate(r.Context(), &req)
+	inst, ref, privileged, err := d.validateCreate(r.Context(), &req)
 	if err != nil {
 		errorResponse(w, err)
 		return
 	}
 	err = d.db.Transaction(r.Context(), func(tx *db.Tx) error {
-		if !isPrivileged(r.Context(), tx, inst) {
+		if !privileged {
 			base, err := d.ids.allocate(r.Context(), tx)
 			if err != nil {
 				return err
@@ -61,49 +61,38 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 	asyncResponse(w, op)
 }
 
-// isPrivileged reports whether the new instance's expanded config asks for a
-// privileged guest (no idmap needed then).
-func isPrivileged(ctx context.Context, tx *db.Tx, inst db.Instance) bool {
-	profs, err := profilesFor(ctx, tx, inst.Profiles)
-	if err != nil {
-		return false
-	}
-	cfg, _ := expand(inst, profs)
-	return cfg["security.privileged"] == "true"
-}
-
-// validateCreate checks a create request and returns the row to insert and
-// the image reference to use.
-func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (db.Instance, string, error) {
+// validateCreate checks a create request and returns the row to insert, the
+// image reference to use and whether the guest is privileged (no idmap).
+func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (inst db.Instance, ref string, privileged bool, err error) {
 	if err := api.ValidateName("instance", req.Name); err != nil {
-		return db.Instance{}, "", err
+		return inst, "", false, err
 	}
 	if req.Type != "" && req.Type != "container" {
-		return db.Instance{}, "", fmt.Errorf("%w: instance type %q is not supported (only \"container\")", api.ErrInvalid, req.Type)
+		return inst, "", false, fmt.Errorf("%w: instance type %q is not supported (only \"container\")", api.ErrInvalid, req.Type)
 	}
-	ref := req.Source.Fingerprint
+	ref = req.Source.Fingerprint
 	if ref == "" {
 		ref = req.Source.Alias
 	}
 	if (req.Source.Type != "" && req.Source.Type != "image") || ref == "" {
-		return db.Instance{}, "", fmt.Errorf("%w: an image source (alias or fingerprint) is required", api.ErrInvalid)
+		return inst, "", false, fmt.Errorf("%w: an image source (alias or fingerprint) is required", api.ErrInvalid)
 	}
 	if err := profiles.ValidateUserConfig(req.Config); err != nil {
-		return db.Instance{}, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return inst, "", false, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if err := profiles.ValidateDevices(req.Devices); err != nil {
-		return db.Instance{}, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return inst, "", false, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if req.Profiles == nil {
 		req.Profiles = []string{"default"}
 	}
-	inst := db.Instance{
-		Name: req.Name, Description: req.Description, Type: "container", Architecture: hostArch(),
+	inst = db.Instance{
+		Name: req.Name, Description: req.Description, Type: "container", Architecture: image.HostArchitecture(),
 		Config: orEmpty(req.Config), Devices: orEmptyDevs(req.Devices), Profiles: req.Profiles,
 		Ephemeral: req.Ephemeral, CreationState: "creating",
 		CreatedAt: time.Now().UTC(),
 	}
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
 		if _, err := tx.InstanceGet(ctx, req.Name); err == nil {
 			return fmt.Errorf("%w: instance %q already exists", api.ErrConflict, req.Name)
 		}
@@ -124,12 +113,12 @@ func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (db
 		if _, err := d.pool(inst.Pool); err != nil {
 			return err
 		}
-		if cfg["security.privileged"] == "true" {
+		if privileged = cfg["security.privileged"] == "true"; privileged {
 			slog.Warn("creating a privileged instance: its root is the host's root", "instance", req.Name)
 		}
 		return d.checkImageRef(ctx, tx, ref)
 	})
-	return inst, ref, err
+	return inst, ref, privileged, err
 }
 
 // checkImageRef fails unless ref names a stored image or one we can build.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/image"
 	"github.com/lxmgr/lxmgr/instance"
 )
 
@@ -37,7 +38,7 @@ func (d *daemon) serverGet(w http.ResponseWriter, r *http.Request) {
 		APIStatus:     "stable", APIVersion: "1.0", Auth: "trusted", AuthMethods: []string{"unix"},
 		Config: cfg,
 		Environment: api.ServerEnvironment{
-			Architectures: []string{hostArch()}, Driver: "lxc", DriverVersion: instance.Version(),
+			Architectures: []string{image.HostArchitecture()}, Driver: "lxc", DriverVersion: instance.Version(),
 			Kernel: unix.ByteSliceToString(uts.Sysname[:]), KernelVersion: unix.ByteSliceToString(uts.Release[:]),
 			Server: "lxmgr", ServerName: host, ServerPid: os.Getpid(), ServerVersion: version, StorageDriver: "dir",
 		},
