@@ -30,10 +30,10 @@ func validSize(v string) error {
 // ValidateDevices checks a device map of an instance or profile: device
 // names are hostname-like-ish (1-64 chars, no '/', whitespace, control
 // characters, and not "." or ".."), every device has a type, every value is
-// free of newline and NUL. Only "disk" devices are supported for now: the
-// root disk (path "/", with "pool", no "source") of which there may be at
-// most one, and bind mounts (absolute "source" and "path"). Other types
-// fail with ErrUnsupportedDevice, anything malformed with ErrInvalidDevice.
+// free of newline and NUL. Supported: the root "disk" (path "/", with
+// "pool", no "source") of which there may be at most one, "nic" and "proxy".
+// Other types fail with ErrUnsupportedDevice, anything malformed with
+// ErrInvalidDevice.
 // Devices are checked in name order so the error is deterministic.
 func ValidateDevices(devs api.Devices) error {
 	names := make([]string, 0, len(devs))
@@ -64,6 +64,14 @@ func ValidateDevices(devs api.Devices) error {
 					return fmt.Errorf("device %q: %w: more than one root disk (also %q)", name, ErrInvalidDevice, root)
 				}
 				root = name
+			}
+		case "nic":
+			if err := validateNIC(name, dev); err != nil {
+				return err
+			}
+		case "proxy":
+			if err := validateProxy(name, dev); err != nil {
+				return err
 			}
 		default:
 			return fmt.Errorf("device %q: %w: type %q is not supported yet", name, ErrUnsupportedDevice, typ)
@@ -128,7 +136,9 @@ func validateDisk(name string, dev map[string]string) error {
 	if err := validAbsPath(src); err != nil {
 		return fmt.Errorf("device %q: %w: source %q: %v", name, ErrInvalidDevice, src, err)
 	}
-	return nil
+	// Host directories as disks come with the storage issue; until the
+	// daemon mounts them they are refused rather than silently ignored.
+	return fmt.Errorf("device %q: %w: disk devices other than the root disk are not supported yet", name, ErrUnsupportedDevice)
 }
 
 // validAbsPath wants an absolute path without ".." components, so that a
