@@ -71,6 +71,16 @@ CREATE TABLE storage_pools (
 	config TEXT NOT NULL DEFAULT '{}'
 );
 `,
+	// 2: managed networks.
+	`
+CREATE TABLE networks (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	name        TEXT NOT NULL UNIQUE,
+	description TEXT NOT NULL DEFAULT '',
+	type        TEXT NOT NULL DEFAULT 'bridge',
+	config      TEXT NOT NULL DEFAULT '{}'
+);
+`,
 }
 
 // migrate applies the steps not applied yet, each in its own transaction
