@@ -168,6 +168,9 @@ func (d *Driver) Render(spec Spec) (string, error) {
 		kv(p+"link", n.Bridge)
 		kv(p+"name", n.Name)
 		kv(p+"flags", "up")
+		if n.HostName != "" {
+			kv(p+"veth.pair", n.HostName)
+		}
 		if n.HWAddr != "" {
 			kv(p+"hwaddr", strings.ToLower(n.HWAddr))
 		}

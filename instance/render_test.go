@@ -99,8 +99,10 @@ func TestRenderValues(t *testing.T) {
 			"lxc.environment": {"A=x=y", "B=2 3"},
 		}},
 		{"nics", v1, func(s *Spec) {
-			s.NICs = []NIC{{Name: "eth0", Bridge: "lxmgrbr0", HWAddr: "00:16:3E:aa:bb:cc", MTU: 1400}, {Name: "eth1", Bridge: "br1"}}
+			s.NICs = []NIC{{Name: "eth0", Bridge: "lxmgrbr0", HWAddr: "00:16:3E:aa:bb:cc", MTU: 1400, HostName: "vethab12cd34"}, {Name: "eth1", Bridge: "br1"}}
 		}, map[string][]string{
+			"lxc.net.0.veth.pair": {"vethab12cd34"},
+			"lxc.net.1.veth.pair": nil,
 			"lxc.net.0.type":   {"veth"},
 			"lxc.net.0.link":   {"lxmgrbr0"},
 			"lxc.net.0.name":   {"eth0"},

@@ -24,10 +24,12 @@ type Limits struct {
 	Processes int64
 }
 
-// NIC is a veth interface attached to a host bridge.
+// NIC is a veth interface attached to a host bridge. HostName names the
+// host side of the pair (so its counters and limits can be found); "" lets
+// liblxc pick one.
 type NIC struct {
-	Name, Bridge, HWAddr string
-	MTU                  int
+	Name, Bridge, HWAddr, HostName string
+	MTU                            int
 }
 
 // Spec is a fully resolved container definition: the daemon has decided
@@ -138,7 +140,7 @@ func (s *Spec) validate() error {
 		}
 	}
 	for i, n := range s.NICs {
-		if !ifaceRe.MatchString(n.Name) || !ifaceRe.MatchString(n.Bridge) {
+		if !ifaceRe.MatchString(n.Name) || !ifaceRe.MatchString(n.Bridge) || (n.HostName != "" && !ifaceRe.MatchString(n.HostName)) {
 			return bad("nic %d: bad interface or bridge name", i)
 		}
 		if n.HWAddr != "" && !macRe.MatchString(n.HWAddr) {
