@@ -73,14 +73,40 @@ func writeInfo(w io.Writer, i *api.InstanceFull) {
 			fmt.Fprintf(w, "  %-20s %s\n", "Disk usage ("+d+"):", humanBytes(st.Disk[d].Usage))
 		}
 	}
-	if len(st.Network) > 0 {
-		fmt.Fprintln(w, "\nNetwork:")
-		for _, n := range sortedKeys(st.Network) {
-			nw := st.Network[n]
-			fmt.Fprintf(w, "  %s: %s %s %s\n", n, nw.Type, nw.State, nw.Hwaddr)
-			for _, a := range nw.Addresses {
-				fmt.Fprintf(w, "    %s %s/%s (%s)\n", a.Family, a.Address, a.Netmask, a.Scope)
+	writeInstanceNetwork(w, st.Network)
+}
+
+// writeInstanceNetwork prints the "Network:" section: each interface of the
+// guest with its state, MAC address, host-side interface and addresses.
+// Names come from inside the guest, so control characters are masked.
+func writeInstanceNetwork(w io.Writer, nets map[string]api.InstanceStateNetwork) {
+	if len(nets) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nNetwork:")
+	for _, n := range sortedKeys(nets) {
+		nw := nets[n]
+		fmt.Fprintf(w, "  %s:\n", printable(n))
+		field := func(k, v string) {
+			if v != "" {
+				fmt.Fprintf(w, "    %-17s %s\n", k+":", printable(v))
 			}
+		}
+		field("Type", nw.Type)
+		field("State", strings.ToUpper(nw.State))
+		field("Host interface", nw.HostName)
+		field("MAC address", nw.Hwaddr)
+		if len(nw.Addresses) > 0 {
+			fmt.Fprintf(w, "    %s\n", "IP addresses:")
+			for _, a := range nw.Addresses {
+				fmt.Fprintf(w, "      %-6s %s (%s)\n", a.Family+":", printable(addrWithMask(a.Address, a.Netmask)), printable(a.Scope))
+			}
+		}
+		if c := nw.Counters; c != nil {
+			field("Bytes received", humanBytes(c.BytesReceived))
+			field("Bytes sent", humanBytes(c.BytesSent))
+			field("Packets received", humanCount(c.PacketsReceived))
+			field("Packets sent", humanCount(c.PacketsSent))
 		}
 	}
 }

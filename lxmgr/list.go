@@ -125,7 +125,8 @@ func isPrivileged(cfg map[string]string) bool {
 }
 
 // addresses lists the addresses of one family ("inet", "inet6") as
-// "10.0.3.5 (eth0)", loopback and link-local ones left out; "-" when none.
+// "10.0.3.5 (eth0)", one per line (see layoutRows), loopback and link-local
+// ones left out; "-" when none.
 func addresses(i *api.InstanceFull, family string) string {
 	if i.State == nil {
 		return "-"
@@ -150,7 +151,54 @@ func addresses(i *api.InstanceFull, family string) string {
 	if len(out) == 0 {
 		return "-"
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(out, "\n")
+}
+
+// multiLineColumns are the columns whose cells hold one value per line.
+var multiLineColumns = map[string]bool{"ipv4": true, "ipv6": true}
+
+// layoutRows fits the multi-value cells (addresses) to the format: in a
+// table each value gets its own line, the row's other cells on the first
+// line only (as LXD shows them); in csv the values are joined by ",". Other
+// cells are left to the renderer, which keeps a row on one line.
+func layoutRows(format string, cols []column, rows [][]string) [][]string {
+	if format != formatTable && format != formatCSV {
+		return rows
+	}
+	out := make([][]string, 0, len(rows))
+	for _, r := range rows {
+		parts := make([][]string, len(r))
+		lines := 1
+		for i := range r {
+			if i < len(cols) && multiLineColumns[cols[i].name] {
+				parts[i] = strings.Split(r[i], "\n")
+				lines = max(lines, len(parts[i]))
+			}
+		}
+		if format == formatCSV || lines == 1 {
+			row := slices.Clone(r)
+			for i := range row {
+				if parts[i] != nil {
+					row[i] = strings.Join(parts[i], ",")
+				}
+			}
+			out = append(out, row)
+			continue
+		}
+		for l := 0; l < lines; l++ {
+			row := make([]string, len(r))
+			for i := range r {
+				switch {
+				case parts[i] != nil && l < len(parts[i]):
+					row[i] = parts[i][l]
+				case parts[i] == nil && l == 0:
+					row[i] = r[i]
+				}
+			}
+			out = append(out, row)
+		}
+	}
+	return out
 }
 
 func yesNo(b bool) string {
@@ -206,7 +254,7 @@ func newListCmd(g *globals) *cobra.Command {
 			insts = filterInstances(insts, parseFilters(args))
 			sort.SliceStable(insts, func(a, b int) bool { return insts[a].Name < insts[b].Name })
 			header, rows := instanceRows(insts, cs)
-			return writeOutput(os.Stdout, format, header, rows, insts)
+			return writeOutput(os.Stdout, format, header, layoutRows(format, cs, rows), insts)
 		},
 	}
 	addFormatFlag(cmd, &format)

@@ -92,6 +92,7 @@ func newRootCmd() *cobra.Command {
 		newDeleteCmd(g), newRenameCmd(g),
 		newListCmd(g), newInfoCmd(g), newExecCmd(g), newFileCmd(g),
 		newImageCmd(g), newProfileCmd(g), newOperationCmd(g), newVersionCmd(g),
+		newNetworkCmd(g), newConfigCmd(g),
 	)
 	return root
 }

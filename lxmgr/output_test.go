@@ -123,7 +123,7 @@ func TestInstanceRows(t *testing.T) {
 		t.Errorf("header = %v", header)
 	}
 	want := [][]string{
-		{"web1", "RUNNING", "10.0.3.5 (eth0), 10.0.4.2 (eth1)", "CONTAINER", "yes", "default,web"},
+		{"web1", "RUNNING", "10.0.3.5 (eth0)\n10.0.4.2 (eth1)", "CONTAINER", "yes", "default,web"},
 		{"web2", "STOPPED", "-", "CONTAINER (PRIVILEGED)", "no", "default,web"},
 		{"db1", "FROZEN", "-", "CONTAINER", "no", "default,web"},
 	}
@@ -196,10 +196,10 @@ func TestListJSONAndCSV(t *testing.T) {
 	}
 
 	b.Reset()
-	if err := writeOutput(&b, formatCSV, header, rows, insts); err != nil {
+	if err := writeOutput(&b, formatCSV, header, layoutRows(formatCSV, cols, rows), insts); err != nil {
 		t.Fatal(err)
 	}
-	want := "web1,RUNNING,\"10.0.3.5 (eth0), 10.0.4.2 (eth1)\",CONTAINER,yes,\"default,web\"\n" +
+	want := "web1,RUNNING,\"10.0.3.5 (eth0),10.0.4.2 (eth1)\",CONTAINER,yes,\"default,web\"\n" +
 		"web2,STOPPED,-,CONTAINER (PRIVILEGED),no,\"default,web\"\n"
 	if b.String() != want {
 		t.Errorf("csv:\n%s\nwant:\n%s", b.String(), want)

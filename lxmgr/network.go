@@ -1,0 +1,445 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gopkg.in/yaml.v3"
+
+	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/client"
+)
+
+// maxNetworkName is the longest network name: the network's bridge is a
+// Linux interface, whose names are at most 15 bytes (IFNAMSIZ-1).
+const maxNetworkName = 15
+
+func newNetworkCmd(g *globals) *cobra.Command {
+	cmd := newGroupCmd("network", "Manage networks (bridges with DHCP, DNS and NAT)",
+		newNetworkCreateCmd(g), newNetworkListCmd(g), newNetworkShowCmd(g), newNetworkInfoCmd(g),
+		newNetworkSetCmd(g), newNetworkUnsetCmd(g), newNetworkEditCmd(g),
+		newNetworkRenameCmd(g), newNetworkDeleteCmd(g))
+	cmd.Aliases = []string{"net"}
+	return cmd
+}
+
+// validateNetworkName checks a network name before any request is sent.
+func validateNetworkName(name string) error {
+	if err := api.ValidateName("network", name); err != nil {
+		return err
+	}
+	if len(name) > maxNetworkName {
+		return fmt.Errorf("%w: invalid network name %q: longer than %d characters (it names a Linux interface)", api.ErrInvalid, name, maxNetworkName)
+	}
+	return nil
+}
+
+// networkCreateRequest builds the create request from NAME and its
+// key=value arguments.
+func networkCreateRequest(name, typ, description string, items []string) (api.NetworksPost, error) {
+	if err := validateNetworkName(name); err != nil {
+		return api.NetworksPost{}, err
+	}
+	if typ == "" {
+		return api.NetworksPost{}, errors.New("network type is empty")
+	}
+	cfg, err := parseKeyValues("network config", items)
+	if err != nil {
+		return api.NetworksPost{}, err
+	}
+	return api.NetworksPost{
+		NetworkPut: api.NetworkPut{Config: cfg, Description: description},
+		Name:       name,
+		Type:       typ,
+	}, nil
+}
+
+func newNetworkCreateCmd(g *globals) *cobra.Command {
+	var typ, description string
+	cmd := &cobra.Command{
+		Use:   "create NAME [KEY=VALUE...]",
+		Short: "Create a managed network",
+		Long: "Create a managed network (a bridge). KEY=VALUE arguments set its config, for example\n" +
+			"ipv4.address (the bridge's address and prefix), ipv4.nat, ipv4.dhcp.ranges, dns.domain.\n" +
+			"Network names are at most 15 characters.",
+		Example: "  lxmgr network create lxm0 ipv4.address=10.5.0.1/24 ipv4.nat=true\n" +
+			"  lxmgr network create lan1 ipv4.address=10.6.0.1/24 ipv4.dhcp.ranges=10.6.0.100-10.6.0.200 dns.domain=lan",
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := networkCreateRequest(args[0], typ, description, args[1:])
+			if err != nil {
+				return err
+			}
+			if err := g.client().CreateNetwork(cmd.Context(), req); err != nil {
+				return fmt.Errorf("create network %s: %w", req.Name, err)
+			}
+			fmt.Fprintf(os.Stdout, "Network %s created\n", req.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&typ, "type", "t", "bridge", "network type")
+	cmd.Flags().StringVar(&description, "description", "", "description of the network")
+	return cmd
+}
+
+// networkRows renders the network table.
+func networkRows(nets []api.Network) (header []string, rows [][]string) {
+	header = []string{"NAME", "TYPE", "MANAGED", "IPV4", "NAT", "USED BY", "STATUS"}
+	rows = make([][]string, 0, len(nets))
+	for _, n := range nets {
+		rows = append(rows, []string{
+			n.Name, n.Type, yesNo(n.Managed), n.Config["ipv4.address"], n.Config["ipv4.nat"],
+			strconv.Itoa(len(n.UsedBy)), n.Status,
+		})
+	}
+	return header, rows
+}
+
+func newNetworkListCmd(g *globals) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List networks",
+		Long:    "List networks. IPV4 is the bridge's configured address (ipv4.address), NAT is ipv4.nat.",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			nets, err := g.client().GetNetworks(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("list networks: %w", err)
+			}
+			if nets == nil {
+				nets = []api.Network{}
+			}
+			sort.SliceStable(nets, func(a, b int) bool { return nets[a].Name < nets[b].Name })
+			header, rows := networkRows(nets)
+			return writeOutput(os.Stdout, format, header, rows, nets)
+		},
+	}
+	addFormatFlag(cmd, &format)
+	return cmd
+}
+
+func newNetworkShowCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show a network's configuration as YAML",
+		Args:  exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := validateNetworkName(args[0]); err != nil {
+				return err
+			}
+			n, _, err := g.client().GetNetwork(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("show network %s: %w", args[0], err)
+			}
+			if n.Config == nil {
+				n.Config = map[string]string{}
+			}
+			if n.UsedBy == nil {
+				n.UsedBy = []string{}
+			}
+			return writeYAML(os.Stdout, n)
+		},
+	}
+}
+
+func newNetworkSetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "set NAME KEY=VALUE...",
+		Short:   "Set config keys of a network (KEY= with an empty value unsets it)",
+		Example: "  lxmgr network set lxm0 ipv4.nat=false dns.domain=example.lan",
+		Args:    minArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := validateNetworkName(args[0]); err != nil {
+				return err
+			}
+			cfg, err := parseKeyValues("network config", args[1:])
+			if err != nil {
+				return err
+			}
+			return patchNetwork(cmd.Context(), g.client(), args[0], cfg)
+		},
+	}
+}
+
+// networkUnsetPatch turns KEY arguments into a patch that removes them.
+func networkUnsetPatch(keys []string) (map[string]string, error) {
+	cfg := make(map[string]string, len(keys))
+	for _, k := range keys {
+		if k == "" || strings.ContainsAny(k, "= \t\r\n") {
+			return nil, fmt.Errorf("key %q: want a config key such as ipv4.nat", k)
+		}
+		cfg[k] = ""
+	}
+	return cfg, nil
+}
+
+func newNetworkUnsetCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "unset NAME KEY...",
+		Short:   "Remove config keys from a network",
+		Example: "  lxmgr network unset lxm0 dns.domain",
+		Args:    minArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := validateNetworkName(args[0]); err != nil {
+				return err
+			}
+			cfg, err := networkUnsetPatch(args[1:])
+			if err != nil {
+				return err
+			}
+			return patchNetwork(cmd.Context(), g.client(), args[0], cfg)
+		},
+	}
+}
+
+// patchNetwork merges cfg into a network with the ETag of a read just
+// before, so that a concurrent change is refused instead of merged blindly.
+func patchNetwork(ctx context.Context, c *client.Client, name string, cfg map[string]string) error {
+	_, etag, err := c.GetNetwork(ctx, name)
+	if err == nil {
+		err = c.PatchNetwork(ctx, name, cfg, etag)
+	}
+	if err != nil {
+		return fmt.Errorf("update network %s: %w", name, err)
+	}
+	return nil
+}
+
+func newNetworkRenameCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "rename OLD NEW",
+		Short: "Rename a network",
+		Args:  exactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, n := range args {
+				if err := validateNetworkName(n); err != nil {
+					return err
+				}
+			}
+			if err := g.client().RenameNetwork(cmd.Context(), args[0], args[1]); err != nil {
+				return fmt.Errorf("rename network %s: %w", args[0], err)
+			}
+			fmt.Fprintf(os.Stdout, "Network %s renamed to %s\n", args[0], args[1])
+			return nil
+		},
+	}
+}
+
+func newNetworkDeleteCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:     "delete NAME...",
+		Aliases: []string{"rm"},
+		Short:   "Delete networks that no instance or profile uses",
+		Args:    minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, n := range args {
+				if err := validateNetworkName(n); err != nil {
+					return err
+				}
+			}
+			c := g.client()
+			return forEach(args, func(name string) error {
+				if err := c.DeleteNetwork(cmd.Context(), name); err != nil {
+					return fmt.Errorf("delete network %s: %w", name, err)
+				}
+				fmt.Fprintf(os.Stdout, "Network %s deleted\n", name)
+				return nil
+			})
+		},
+	}
+}
+
+// networkEditDoc is what network edit accepts: the editable fields of a
+// network, plus the read-only ones that show reads, so that the output of
+// show can be fed back unchanged. Read-only fields are ignored; anything
+// else is an error, so a misspelt key is not silently dropped.
+type networkEditDoc struct {
+	Config      map[string]string `yaml:"config"`
+	Description string            `yaml:"description"`
+	Name        any               `yaml:"name"`
+	Type        any               `yaml:"type"`
+	Managed     any               `yaml:"managed"`
+	Status      any               `yaml:"status"`
+	UsedBy      any               `yaml:"used_by"`
+}
+
+// parseNetworkYAML reads an edited network document into the body of a PUT.
+func parseNetworkYAML(data []byte) (api.NetworkPut, error) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return api.NetworkPut{}, errors.New("the network document is empty")
+	}
+	var doc networkEditDoc
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return api.NetworkPut{}, errors.New("the network document is empty")
+		}
+		// yaml.v3 names the Go type in its messages; the user knows the keys.
+		msg := strings.ReplaceAll(oneLine(err.Error()), " not found in type main.networkEditDoc", " is unknown (editable: config, description)")
+		return api.NetworkPut{}, fmt.Errorf("parse network yaml: %s", msg)
+	}
+	var extra any
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return api.NetworkPut{}, errors.New("parse network yaml: want one document")
+	}
+	if doc.Config == nil {
+		doc.Config = map[string]string{}
+	}
+	return api.NetworkPut{Config: doc.Config, Description: doc.Description}, nil
+}
+
+// networkEditTemplate is the text an editor session starts from.
+func networkEditTemplate(n api.Network) ([]byte, error) {
+	if n.Config == nil {
+		n.Config = map[string]string{}
+	}
+	if n.UsedBy == nil {
+		n.UsedBy = []string{}
+	}
+	var b bytes.Buffer
+	b.WriteString("### Edit the network " + n.Name + ". Only config and description can change;\n" +
+		"### name, type, managed, status and used_by are shown for reference and ignored.\n" +
+		"### Lines starting with # are comments. Save and quit to apply, or empty the file to abort.\n")
+	if err := writeYAML(&b, n); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+func newNetworkEditCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "edit NAME",
+		Short: "Edit a network's config and description as YAML",
+		Long: "Edit a network as YAML. When stdin is not a terminal the new document is read from\n" +
+			"stdin; otherwise $EDITOR (default vi) opens it. The change is sent with the ETag read\n" +
+			"before editing, so if the network changed meanwhile nothing is saved and edit fails.",
+		Example: "  lxmgr network edit lxm0\n  lxmgr network show lxm0 | sed s/10.5.0.1/10.7.0.1/ | lxmgr network edit lxm0",
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name := args[0]
+			if err := validateNetworkName(name); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			c := g.client()
+			n, etag, err := c.GetNetwork(ctx, name)
+			if err != nil {
+				return fmt.Errorf("edit network %s: %w", name, err)
+			}
+			if !isTerminal(int(os.Stdin.Fd())) {
+				data, err := io.ReadAll(os.Stdin)
+				if err != nil {
+					return fmt.Errorf("edit network %s: read stdin: %w", name, err)
+				}
+				put, err := parseNetworkYAML(data)
+				if err != nil {
+					return fmt.Errorf("edit network %s: %w", name, err)
+				}
+				if err := c.UpdateNetwork(ctx, name, put, etag); err != nil {
+					return fmt.Errorf("edit network %s: %w", name, err)
+				}
+				return nil
+			}
+			return editNetworkInEditor(ctx, c, n, etag)
+		},
+	}
+}
+
+// editNetworkInEditor runs $EDITOR on the network until the result parses
+// (or the user gives up), then saves it. If saving fails, the edited file
+// is kept and its path given, so the work is not lost.
+func editNetworkInEditor(ctx context.Context, c *client.Client, n api.Network, etag string) error {
+	text, err := networkEditTemplate(n)
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp("", "lxmgr-network-"+n.Name+"-*.yaml")
+	if err != nil {
+		return fmt.Errorf("edit network %s: %w", n.Name, err)
+	}
+	path := f.Name()
+	keep := false
+	defer func() {
+		if !keep {
+			os.Remove(path)
+		}
+	}()
+	_, err = f.Write(text)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("edit network %s: write temp file: %w", n.Name, err)
+	}
+	in := bufio.NewReader(os.Stdin)
+	for {
+		if err := runEditor(ctx, path); err != nil {
+			return fmt.Errorf("edit network %s: %w", n.Name, err)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("edit network %s: %w", n.Name, err)
+		}
+		if len(bytes.TrimSpace(stripComments(data))) == 0 {
+			return fmt.Errorf("edit network %s: empty document, nothing changed", n.Name)
+		}
+		put, err := parseNetworkYAML(data)
+		if err == nil {
+			if err := c.UpdateNetwork(ctx, n.Name, put, etag); err != nil {
+				keep = true
+				return fmt.Errorf("edit network %s: %w (your edit is kept in %s)", n.Name, err, path)
+			}
+			return nil
+		}
+		fmt.Fprintf(os.Stderr, "Error: %s\nPress enter to edit again, or ctrl+c to abort: ", oneLine(err.Error()))
+		if _, rerr := in.ReadString('\n'); rerr != nil {
+			return fmt.Errorf("edit network %s: %w", n.Name, err)
+		}
+	}
+}
+
+// stripComments drops the lines that are YAML comments.
+func stripComments(data []byte) []byte {
+	var out []byte
+	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
+		if !bytes.HasPrefix(bytes.TrimSpace(l), []byte("#")) {
+			out = append(out, l...)
+		}
+	}
+	return out
+}
+
+// runEditor opens path in $VISUAL or $EDITOR (default vi) on the terminal.
+// The variable may carry arguments ("code --wait").
+func runEditor(ctx context.Context, path string) error {
+	editor := os.Getenv("VISUAL")
+	if editor == "" {
+		editor = os.Getenv("EDITOR")
+	}
+	argv := strings.Fields(editor)
+	if len(argv) == 0 {
+		argv = []string{"vi"}
+	}
+	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], path)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("editor %s: %w", argv[0], err)
+	}
+	return nil
+}
