@@ -99,6 +99,16 @@ type InstanceStateNetwork struct {
 	HostName  string                        `json:"host_name" yaml:"host_name"`
 	State     string                        `json:"state" yaml:"state"`
 	Type      string                        `json:"type" yaml:"type"`
+	Counters  *InstanceStateNetworkCounters `json:"counters,omitempty" yaml:"counters,omitempty"`
+}
+
+// InstanceStateNetworkCounters are an interface's traffic counters, seen
+// from the guest.
+type InstanceStateNetworkCounters struct {
+	BytesReceived   int64 `json:"bytes_received" yaml:"bytes_received"`
+	BytesSent       int64 `json:"bytes_sent" yaml:"bytes_sent"`
+	PacketsReceived int64 `json:"packets_received" yaml:"packets_received"`
+	PacketsSent     int64 `json:"packets_sent" yaml:"packets_sent"`
 }
 
 // InstanceStateNetworkAddress is one address of an interface.

@@ -59,6 +59,7 @@ bound|renew)
 		break
 	done
 	: > /etc/resolv.conf
+	[ -n "$domain" ] && echo "search $domain" >> /etc/resolv.conf
 	for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
 	;;
 esac

@@ -214,14 +214,31 @@ func (d *Driver) Stop(ctx context.Context, name string, timeout time.Duration, f
 	return false, d.waitStopped(ctx, name, 10*time.Second)
 }
 
-// shutdown sends the halt signal and waits up to timeout, on a fresh handle
-// because go-lxc holds the handle's lock for the whole wait.
+// haltRound is how long one halt signal is given before it is sent again:
+// an init that is still booting may miss the first one (seen with systemd
+// right after start), and a repeated halt request is harmless.
+const haltRound = 5 * time.Second
+
+// shutdown sends the halt signal and waits up to timeout, resending it every
+// haltRound. It uses a fresh handle because go-lxc holds the handle's lock
+// for the whole wait.
 func (d *Driver) shutdown(ctx context.Context, name string, timeout time.Duration) (bool, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		round := min(time.Until(deadline), haltRound)
+		clean, err := d.shutdownOnce(ctx, name, round)
+		if err != nil || clean || time.Until(deadline) <= 0 {
+			return clean, err
+		}
+	}
+}
+
+func (d *Driver) shutdownOnce(ctx context.Context, name string, wait time.Duration) (bool, error) {
 	c, err := d.fresh(name)
 	if err != nil {
 		return false, err
 	}
-	secs := int((timeout + time.Second - 1) / time.Second) // liblxc counts whole seconds; 0 would not wait
+	secs := int((wait + time.Second - 1) / time.Second) // liblxc counts whole seconds; 0 would not wait
 	if secs < 1 {
 		secs = 1
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/lxmgr/lxmgr/db"
 	"github.com/lxmgr/lxmgr/instance"
+	"github.com/lxmgr/lxmgr/network"
 	"github.com/lxmgr/lxmgr/profiles"
 	"github.com/lxmgr/lxmgr/storage"
 )
@@ -36,6 +37,9 @@ type daemon struct {
 
 	poolsMu sync.RWMutex
 	pools   map[string]storage.Driver
+
+	net     netState
+	proxies *network.Proxies
 
 	// bg is the daemon's lifetime context; operations derive from it so a
 	// shutdown cancels them.
@@ -59,7 +63,7 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)
 	}
-	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, bg: ctx}
+	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, proxies: network.NewProxies(), bg: ctx}
 	// 0711: host users may traverse to what liblxc needs but can list nothing.
 	for _, p := range []string{d.dir, d.imagesDir(), d.lxcPath(), filepath.Join(d.dir, "storage-pools")} {
 		if err := os.MkdirAll(p, 0o711); err != nil {
@@ -87,10 +91,14 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	if err := d.initPools(ctx); err != nil {
 		return nil, err
 	}
+	if err := d.initNetworks(ctx); err != nil {
+		return nil, fmt.Errorf("networks: %w", err)
+	}
 	d.cache = newStateCache(d.lxc)
 	if err := d.repair(ctx); err != nil {
 		return nil, fmt.Errorf("repair state left by the last run: %w", err)
 	}
+	d.startAllProxies(ctx)
 	return d, nil
 }
 
@@ -198,6 +206,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	d.ops.shutdown(sctx)
+	d.proxies.StopAll()
 	os.Remove(sock)
 	d.db.Close()
 	d.lock.Close()

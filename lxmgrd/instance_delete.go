@@ -41,6 +41,11 @@ func (d *daemon) instanceDelete(w http.ResponseWriter, r *http.Request) {
 // deleteInstance tears an instance down. Each step tolerates the parts that
 // are already gone, so it also finishes a delete interrupted by a crash.
 func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force bool) error {
+	profs, err := d.profilesOf(ctx, inst.Profiles)
+	if err != nil {
+		return err
+	}
+	_, devs := expand(inst, profs)
 	st := d.cache.refresh(inst.Name)
 	if st.Status != instance.StatusStopped {
 		if !force {
@@ -62,6 +67,8 @@ func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force boo
 		return err
 	}
 	d.cache.forget(inst.Name)
+	d.stopProxies(inst.Name, devs)
+	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("instance deleted", "instance", inst.Name)
 	return nil
 }

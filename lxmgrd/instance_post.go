@@ -81,6 +81,8 @@ func (d *daemon) renameInstance(ctx context.Context, old, name string) error {
 	d.cache.forget(old)
 	d.cache.refresh(name)
 	rev.Success()
+	_, devs := expand(inst, profs)
+	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("instance renamed", "instance", name, "from", old)
 	return nil
 }

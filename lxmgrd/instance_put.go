@@ -129,11 +129,18 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	}
 	var inst db.Instance
 	var profs []api.Profile
+	var oldDevs api.Devices
+	running := d.cache.refresh(name).Status != instance.StatusStopped
 	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
 		var err error
 		if inst, err = tx.InstanceGet(ctx, name); err != nil {
 			return err
 		}
+		oldProfs, err := profilesFor(ctx, tx, inst.Profiles)
+		if err != nil {
+			return err
+		}
+		_, oldDevs = expand(inst, oldProfs)
 		if err := checkETag(r, instanceETag(inst)); err != nil {
 			return fmt.Errorf("%w: instance %q changed since it was read", err, name)
 		}
@@ -164,12 +171,27 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if (cfg["security.privileged"] == "true") != (inst.IdmapBase == 0) {
 			return fmt.Errorf("%w: security.privileged cannot change after creation", api.ErrInvalid)
 		}
+		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+			return err
+		}
+		if running {
+			if err := d.checkNewProxies(devs, oldDevs); err != nil {
+				return err
+			}
+		}
 		return tx.InstanceUpdate(ctx, inst)
 	})
 	if err != nil {
 		return err
 	}
-	if d.cache.refresh(name).Status != instance.StatusStopped {
+	_, devs := expand(inst, profs)
+	d.reloadNetworks(ctx, append(networksOf(inst, oldDevs), networksOf(inst, devs)...)...)
+	if running {
+		// Port forwards apply live; everything else at the next start.
+		d.stopProxies(name, oldDevs)
+		if err := d.startProxies(name, devs); err != nil {
+			return err
+		}
 		slog.Info("instance config changed; takes effect at next start", "instance", name)
 		return nil
 	}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -17,12 +19,13 @@ import (
 const readyTimeout = 5 * time.Minute
 
 func (d *daemon) instanceStateGet(w http.ResponseWriter, r *http.Request) {
-	inst, _, err := d.loadInstance(r.Context(), r.PathValue("name"))
+	inst, profs, err := d.loadInstance(r.Context(), r.PathValue("name"))
 	if err != nil {
 		errorResponse(w, err)
 		return
 	}
-	syncResponse(w, d.stateOf(inst, true))
+	_, devs := expand(inst, profs)
+	syncResponse(w, d.stateOf(inst, devs, true))
 }
 
 func (d *daemon) instanceStatePut(w http.ResponseWriter, r *http.Request) {
@@ -95,6 +98,22 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	if st := d.cache.refresh(name); st.Status != instance.StatusStopped {
 		return fmt.Errorf("%w: instance %q is already %s", errBusy, name, statusCode(st.Status))
 	}
+	// A profile may have given the instance a nic since it was last
+	// checked: give it a MAC and validate it now.
+	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
+		_, devs := expand(inst, profs)
+		before := maps.Clone(inst.Config)
+		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+			return err
+		}
+		if !maps.Equal(before, inst.Config) {
+			return tx.InstanceUpdate(ctx, inst)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	spec, err := d.spec(inst, profs)
 	if err != nil {
 		return err
@@ -110,36 +129,83 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 		return fmt.Errorf("start instance %q: %w", name, err)
 	}
 	st := d.cache.refresh(name)
+	_, devs := expand(inst, profs)
+	if err := d.startProxies(name, devs); err != nil {
+		d.stopProxies(name, devs)
+		d.lxc.Stop(context.Background(), name, 0, true)
+		d.cache.refresh(name)
+		return fmt.Errorf("start instance %q: %w", name, err)
+	}
 	slog.Info("instance started", "instance", name, "pid", st.Pid)
 	inst.LastUsedAt = time.Now().UTC()
 	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, inst) }); err != nil {
 		slog.Warn("record last use", "instance", name, "err", err)
 	}
-	init := inst.Config["image.init"]
 	if !wait {
 		// Readiness is still tracked, in the background, for info/list.
-		go d.trackReady(d.bg, name, init, st.Pid)
+		go d.trackReady(d.bg, inst, devs, st.Pid)
 		return nil
 	}
 	if op != nil {
 		op.progress("waiting for boot to finish")
 	}
-	return d.trackReady(ctx, name, init, st.Pid)
+	return d.trackReady(ctx, inst, devs, st.Pid)
 }
 
-// trackReady waits for the guest's init to report boot finished and records
-// it in the state cache.
-func (d *daemon) trackReady(ctx context.Context, name, init string, pid int) error {
+// trackReady waits until the guest's init reports boot finished and every
+// nic on a managed network has a DHCP lease, and records it in the state
+// cache.
+func (d *daemon) trackReady(ctx context.Context, inst db.Instance, devs api.Devices, pid int) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	if err := d.lxc.WaitReady(ctx, name, init); err != nil {
+	timedOut := func(err error, what string) error {
 		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("instance %q did not finish booting within %s", name, readyTimeout)
+			return fmt.Errorf("instance %q: %s within %s", inst.Name, what, readyTimeout)
 		}
-		return fmt.Errorf("wait for instance %q to boot: %w", name, err)
+		return fmt.Errorf("instance %q: wait for %s: %w", inst.Name, what, err)
 	}
-	d.cache.setReady(name, pid)
+	if err := d.lxc.WaitReady(ctx, inst.Name, inst.Config["image.init"]); err != nil {
+		return timedOut(err, "boot did not finish")
+	}
+	if err := d.waitAddresses(ctx, inst, devs); err != nil {
+		return timedOut(err, "no address on every interface")
+	}
+	d.cache.setReady(inst.Name, pid)
 	return nil
+}
+
+// waitAddresses polls the DHCP leases (cheap file reads) until each nic on
+// a managed network with DHCP has one.
+func (d *daemon) waitAddresses(ctx context.Context, inst db.Instance, devs api.Devices) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		missing := ""
+		for _, n := range nicsOf(inst, devs) {
+			if n.network == "" || !d.dhcpEnabled(ctx, n.network) {
+				continue
+			}
+			found := false
+			for _, l := range d.leasesOf(n.network) {
+				if strings.EqualFold(l.MAC, n.hwaddr) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				missing = n.name
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }
 
 // stopInstance stops a guest cleanly (init's halt signal, then kill after
@@ -157,6 +223,10 @@ func (d *daemon) stopInstance(ctx context.Context, name string, timeout time.Dur
 	}
 	clean, err := d.lxc.Stop(ctx, name, timeout, force)
 	d.cache.refresh(name)
+	if inst, profs, lerr := d.loadInstance(ctx, name); lerr == nil {
+		_, devs := expand(inst, profs)
+		d.stopProxies(name, devs)
+	}
 	if err != nil {
 		return fmt.Errorf("stop instance %q: %w", name, err)
 	}

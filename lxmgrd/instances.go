@@ -76,12 +76,15 @@ func instanceETag(inst db.Instance) string {
 
 // stateOf builds the API state from the cache plus cgroup counters (file
 // reads only; nothing runs in the guest).
-func (d *daemon) stateOf(inst db.Instance, withUsage bool) *api.InstanceState {
+func (d *daemon) stateOf(inst db.Instance, devs api.Devices, withUsage bool) *api.InstanceState {
 	st := d.cache.get(inst.Name)
 	code := statusCode(st.Status)
 	out := &api.InstanceState{
 		Status: code.String(), StatusCode: code, Pid: int64(st.Pid), Ready: st.Ready,
 		Disk: map[string]api.InstanceStateDisk{}, Network: map[string]api.InstanceStateNetwork{},
+	}
+	if st.Pid != 0 {
+		out.Network = d.networkState(inst, devs, withUsage)
 	}
 	if withUsage && st.Pid != 0 {
 		if u, err := d.lxc.Usage(inst.Name); err == nil {
@@ -108,7 +111,7 @@ func rootPool(devs api.Devices) (string, error) {
 
 // spec resolves everything the driver needs to render the liblxc config.
 func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, error) {
-	cfg, _ := expand(inst, profs)
+	cfg, devs := expand(inst, profs)
 	pool, err := d.pool(inst.Pool)
 	if err != nil {
 		return instance.Spec{}, err
@@ -143,6 +146,7 @@ func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, err
 			s.Limits.CPUs = v
 		}
 	}
+	s.NICs = specNICs(inst, devs)
 	env := map[string]string{}
 	for k, v := range cfg {
 		if len(k) > len("environment.") && k[:len("environment.")] == "environment." {
@@ -167,4 +171,51 @@ func memoryLimit(v string) (int64, error) {
 		return int64(float64(total) * pct / 100), nil
 	}
 	return profiles.ParseBytes(v)
+}
+
+// expandedInstance is an instance with its effective config and devices.
+type expandedInstance struct {
+	inst db.Instance
+	cfg  map[string]string
+	devs api.Devices
+}
+
+// instanceList loads every instance expanded (two queries).
+func (d *daemon) instanceList(ctx context.Context) ([]expandedInstance, error) {
+	var out []expandedInstance
+	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+		insts, err := tx.InstanceList(ctx)
+		if err != nil {
+			return err
+		}
+		profs, err := tx.ProfileList(ctx)
+		if err != nil {
+			return err
+		}
+		byName := map[string]api.Profile{}
+		for _, p := range profs {
+			byName[p.Name] = p
+		}
+		for _, inst := range insts {
+			ps := make([]api.Profile, 0, len(inst.Profiles))
+			for _, n := range inst.Profiles {
+				ps = append(ps, byName[n])
+			}
+			cfg, devs := expand(inst, ps)
+			out = append(out, expandedInstance{inst: inst, cfg: cfg, devs: devs})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// networksOf lists the managed networks an instance's nics are on.
+func networksOf(inst db.Instance, devs api.Devices) []string {
+	var out []string
+	for _, n := range nicsOf(inst, devs) {
+		if n.network != "" {
+			out = append(out, n.network)
+		}
+	}
+	return out
 }

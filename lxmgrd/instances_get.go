@@ -52,7 +52,7 @@ func (d *daemon) instancesGet(w http.ResponseWriter, r *http.Request) {
 		}
 		full := api.InstanceFull{Instance: d.toAPI(inst, profs)}
 		if rec >= 2 {
-			full.State = d.stateOf(inst, false)
+			full.State = d.stateOf(inst, full.ExpandedDevices, false)
 		}
 		out = append(out, full)
 	}
@@ -75,7 +75,7 @@ func (d *daemon) instanceGet(w http.ResponseWriter, r *http.Request) {
 	}
 	out := api.InstanceFull{Instance: d.toAPI(inst, profs)}
 	if recursion(r) >= 1 {
-		out.State = d.stateOf(inst, true)
+		out.State = d.stateOf(inst, out.ExpandedDevices, true)
 	}
 	syncResponseETag(w, out, instanceETag(inst))
 }

@@ -31,15 +31,27 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
-	err = d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+	ctx := r.Context()
+	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
 		if !privileged {
-			base, err := d.ids.allocate(r.Context(), tx)
+			base, err := d.ids.allocate(ctx, tx)
 			if err != nil {
 				return err
 			}
 			inst.IdmapBase = base
 		}
-		return tx.InstanceCreate(r.Context(), &inst)
+		profs, err := profilesFor(ctx, tx, inst.Profiles)
+		if err != nil {
+			return err
+		}
+		_, devs := expand(inst, profs)
+		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+			return err
+		}
+		if err := d.checkNewProxies(devs, nil); err != nil {
+			return err
+		}
+		return tx.InstanceCreate(ctx, &inst)
 	})
 	if err != nil {
 		if errors.Is(err, db.ErrExists) {
@@ -194,6 +206,8 @@ func (d *daemon) createInstance(ctx context.Context, op *operation, inst db.Inst
 	}
 	d.cache.refresh(inst.Name)
 	rev.Success()
+	_, devs := expand(inst, profs)
+	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("instance created", "instance", inst.Name, "image", img.Fingerprint[:12], "pool", inst.Pool)
 	return nil
 }

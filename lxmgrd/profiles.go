@@ -91,7 +91,12 @@ func (d *daemon) profilesPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := api.Profile{ProfilePut: req.ProfilePut, Name: req.Name}
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error { return tx.ProfileCreate(r.Context(), p) })
+	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+		if err := checkNetworkRefs(r.Context(), tx, p.Devices); err != nil {
+			return err
+		}
+		return tx.ProfileCreate(r.Context(), p)
+	})
 	if err != nil {
 		errorResponse(w, err)
 		return
@@ -121,6 +126,9 @@ func (d *daemon) profilePut(w http.ResponseWriter, r *http.Request) {
 		if err := checkETag(r, etagOf(cur.ProfilePut)); err != nil {
 			return err
 		}
+		if err := checkNetworkRefs(r.Context(), tx, put.Devices); err != nil {
+			return err
+		}
 		cur.ProfilePut = put
 		return tx.ProfileUpdate(r.Context(), cur)
 	})
@@ -128,6 +136,13 @@ func (d *daemon) profilePut(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
+	// The profile may add or change nics of its instances.
+	nets, _ := d.networkList(r.Context())
+	names := make([]string, 0, len(nets))
+	for _, n := range nets {
+		names = append(names, n.Name)
+	}
+	d.reloadNetworks(r.Context(), names...)
 	emptySync(w)
 }
 

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/instance"
+	"github.com/lxmgr/lxmgr/network"
+)
+
+// nicInfo is one nic of one instance, resolved from its expanded devices.
+type nicInfo struct {
+	instance, device string
+	network          string // managed network ("" when on a parent bridge)
+	bridge           string
+	name             string // interface name in the guest
+	hwaddr           string
+	ipv4             netip.Addr // static address, if any
+}
+
+// nicsOf resolves the nic devices of an instance, sorted by device name.
+func nicsOf(inst db.Instance, devs api.Devices) []nicInfo {
+	var out []nicInfo
+	for dname, dev := range devs {
+		if dev["type"] != "nic" {
+			continue
+		}
+		n := nicInfo{instance: inst.Name, device: dname, network: dev["network"], bridge: dev["parent"], name: dev["name"]}
+		if n.bridge == "" {
+			n.bridge = n.network
+		}
+		if n.name == "" {
+			n.name = dname
+		}
+		n.hwaddr = strings.ToLower(dev["hwaddr"])
+		if n.hwaddr == "" {
+			n.hwaddr = inst.Config[hwaddrKey(dname)]
+		}
+		n.ipv4, _ = netip.ParseAddr(dev["ipv4.address"])
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].device < out[j].device })
+	return out
+}
+
+func hwaddrKey(device string) string { return "volatile." + device + ".hwaddr" }
+
+// hostVeth names the host side of a nic's veth pair, stably for a given
+// instance name and device (at most 15 characters).
+func hostVeth(inst, device string) string {
+	sum := sha256.Sum256([]byte(inst + "/" + device))
+	return "veth" + hex.EncodeToString(sum[:])[:11]
+}
+
+// allNICs resolves the nics of every instance (two queries).
+func (d *daemon) allNICs(ctx context.Context) ([]nicInfo, error) {
+	var out []nicInfo
+	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+		var err error
+		out, err = allNICsTx(ctx, tx, "")
+		return err
+	})
+	return out, err
+}
+
+// allNICsTx resolves the nics of every instance but skip.
+func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
+	insts, err := tx.InstanceList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	profs, err := tx.ProfileList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]api.Profile{}
+	for _, p := range profs {
+		byName[p.Name] = p
+	}
+	var out []nicInfo
+	for _, inst := range insts {
+		if inst.Name == skip {
+			continue
+		}
+		ps := make([]api.Profile, 0, len(inst.Profiles))
+		for _, n := range inst.Profiles {
+			ps = append(ps, byName[n])
+		}
+		_, devs := expand(inst, ps)
+		out = append(out, nicsOf(inst, devs)...)
+	}
+	return out, nil
+}
+
+// prepareNICs checks the nics of inst (with its expanded devices) against
+// every other instance and the networks, and gives each nic without a MAC
+// a new one in volatile.<dev>.hwaddr. It runs inside the transaction that
+// stores inst, so two creates cannot take the same MAC or address.
+func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Devices) error {
+	if err := checkNetworkRefs(ctx, tx, devs); err != nil {
+		return err
+	}
+	others, err := allNICsTx(ctx, tx, inst.Name)
+	if err != nil {
+		return err
+	}
+	usedMAC := map[string]string{}
+	usedIP := map[string]string{}
+	for _, o := range others {
+		if o.hwaddr != "" {
+			usedMAC[o.hwaddr] = o.instance
+		}
+		if o.ipv4.IsValid() {
+			usedIP[o.network+"/"+o.ipv4.String()] = o.instance
+		}
+	}
+	// Drop MACs of devices that are gone.
+	for k := range inst.Config {
+		if dev, ok := strings.CutSuffix(strings.TrimPrefix(k, "volatile."), ".hwaddr"); ok && strings.HasPrefix(k, "volatile.") {
+			if d, exists := devs[dev]; !exists || d["type"] != "nic" {
+				delete(inst.Config, k)
+			}
+		}
+	}
+	for _, n := range nicsOf(*inst, devs) {
+		if n.hwaddr == "" {
+			mac, err := newMAC(usedMAC)
+			if err != nil {
+				return err
+			}
+			inst.Config[hwaddrKey(n.device)] = mac
+			n.hwaddr = mac
+		}
+		if owner, dup := usedMAC[n.hwaddr]; dup {
+			return fmt.Errorf("%w: device %q: MAC address %s is already used by instance %q", api.ErrConflict, n.device, n.hwaddr, owner)
+		}
+		usedMAC[n.hwaddr] = inst.Name
+		if n.ipv4.IsValid() {
+			if err := checkStaticIP(ctx, tx, n); err != nil {
+				return err
+			}
+			key := n.network + "/" + n.ipv4.String()
+			if owner, dup := usedIP[key]; dup {
+				return fmt.Errorf("%w: device %q: address %s is already used by instance %q", api.ErrConflict, n.device, n.ipv4, owner)
+			}
+			usedIP[key] = inst.Name
+		}
+	}
+	return nil
+}
+
+// checkStaticIP wants a static address inside the network's subnet, not
+// its gateway, network or broadcast address.
+func checkStaticIP(ctx context.Context, tx *db.Tx, n nicInfo) error {
+	if n.network == "" {
+		return fmt.Errorf("%w: device %q: ipv4.address needs a managed network", api.ErrInvalid, n.device)
+	}
+	net, err := tx.NetworkGet(ctx, n.network)
+	if err != nil {
+		return err
+	}
+	gw, err := network.Subnet(net.Config["ipv4.address"])
+	if err != nil || !gw.IsValid() {
+		return fmt.Errorf("%w: device %q: network %q has no IPv4 subnet", api.ErrInvalid, n.device, n.network)
+	}
+	subnet := gw.Masked()
+	last := lastAddr(subnet)
+	switch {
+	case !subnet.Contains(n.ipv4):
+		return fmt.Errorf("%w: device %q: address %s is outside network %q (%s)", api.ErrInvalid, n.device, n.ipv4, n.network, subnet)
+	case n.ipv4 == gw.Addr():
+		return fmt.Errorf("%w: device %q: address %s is the gateway of network %q", api.ErrConflict, n.device, n.ipv4, n.network)
+	case n.ipv4 == subnet.Addr() || n.ipv4 == last:
+		return fmt.Errorf("%w: device %q: address %s is the network or broadcast address of %s", api.ErrInvalid, n.device, n.ipv4, subnet)
+	}
+	return nil
+}
+
+// lastAddr returns the broadcast address of an IPv4 prefix.
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr().As4()
+	hostBits := 32 - p.Bits()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v |= (1 << hostBits) - 1
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// newMAC returns a random MAC in LXD's 00:16:3e prefix not in used.
+func newMAC(used map[string]string) (string, error) {
+	for range 100 {
+		var b [3]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", err
+		}
+		mac := net.HardwareAddr{0x00, 0x16, 0x3e, b[0], b[1], b[2]}.String()
+		if _, taken := used[mac]; !taken {
+			return mac, nil
+		}
+	}
+	return "", fmt.Errorf("could not find a free MAC address")
+}
+
+// specNICs turns an instance's nics into the driver's veth definitions.
+func specNICs(inst db.Instance, devs api.Devices) []instance.NIC {
+	var out []instance.NIC
+	for _, n := range nicsOf(inst, devs) {
+		mtu := 0
+		fmt.Sscan(devs[n.device]["mtu"], &mtu)
+		out = append(out, instance.NIC{Name: n.name, Bridge: n.bridge, HWAddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), MTU: mtu})
+	}
+	return out
+}
+
+// networkState builds the network part of an instance's state from the
+// DHCP leases (and, with counters, netlink): nothing enters the guest.
+func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool) map[string]api.InstanceStateNetwork {
+	out := map[string]api.InstanceStateNetwork{}
+	for _, n := range nicsOf(inst, devs) {
+		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
+		if n.network != "" {
+			for _, l := range d.leasesOf(n.network) {
+				if strings.EqualFold(l.MAC, n.hwaddr) && l.IP.IsValid() {
+					st.Addresses = append(st.Addresses, api.InstanceStateNetworkAddress{Family: "inet", Address: l.IP.String(), Netmask: d.netmaskOf(n.network), Scope: "global"})
+				}
+			}
+		}
+		if counters {
+			if ls, err := network.Link(st.HostName); err == nil {
+				// The host side receives what the guest sends.
+				st.Counters = &api.InstanceStateNetworkCounters{BytesReceived: ls.TxBytes, BytesSent: ls.RxBytes, PacketsReceived: ls.TxPackets, PacketsSent: ls.RxPackets}
+			} else {
+				st.State = "down"
+			}
+		}
+		out[n.name] = st
+	}
+	return out
+}

@@ -1,0 +1,282 @@
+package test
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/lxmgr/lxmgr/api"
+)
+
+// inNetns runs a host command inside the suite's network namespace (where
+// the daemon's bridges live).
+func inNetns(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "nsenter", append([]string{"--net=/run/netns/" + suite.netns}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+func ruleset(t *testing.T) string {
+	out, err := inNetns(t, "nft", "list", "ruleset")
+	if err != nil {
+		t.Fatalf("nft list ruleset: %v: %s", err, out)
+	}
+	return out
+}
+
+// ipv4Of returns the first IPv4 address list shows for an instance.
+func ipv4Of(t *testing.T, name string) string {
+	t.Helper()
+	inst := find(listJSON(t), name)
+	if inst == nil || inst.State == nil {
+		t.Fatalf("%s not listed", name)
+	}
+	for _, n := range inst.State.Network {
+		for _, a := range n.Addresses {
+			if a.Family == "inet" {
+				return a.Address
+			}
+		}
+	}
+	return ""
+}
+
+func hasLink(t *testing.T, name string) bool {
+	_, err := inNetns(t, "ip", "link", "show", name)
+	return err == nil
+}
+
+const defaultNet = "lxmbr0"
+
+func TestNetworkCreateValidateDelete(t *testing.T) {
+	// The default network exists, with NAT, and is the default profile's eth0.
+	if out := must(t, "network", "show", defaultNet); !strings.Contains(out, "ipv4.address") {
+		t.Fatalf("default network:\n%s", out)
+	}
+	if out := must(t, "profile", "show", "default"); !strings.Contains(out, "network: "+defaultNet) {
+		t.Fatalf("default profile has no nic on %s:\n%s", defaultNet, out)
+	}
+	if rs := ruleset(t); !strings.Contains(rs, "masquerade") {
+		t.Fatalf("no masquerade rule for the default network:\n%s", rs)
+	}
+
+	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2enat") })
+	must(t, "network", "create", "e2enat", "ipv4.address=10.231.7.1/24", "ipv4.nat=true")
+	if rs := ruleset(t); !strings.Contains(rs, "10.231.7.0/24") {
+		t.Fatalf("no NAT rule for e2enat:\n%s", rs)
+	}
+	if !hasLink(t, "e2enat") {
+		t.Fatal("bridge e2enat missing")
+	}
+
+	before := must(t, "network", "list", "--format", "csv")
+	bad := []struct {
+		want string
+		args []string
+	}{
+		{"15", []string{"network", "create", "abcdefghijklmnop"}},
+		{"name", []string{"network", "create", "a/b"}},
+		{"name", []string{"network", "create", "a b"}},
+		{"overlap", []string{"network", "create", "e2ebad", "ipv4.address=10.231.7.1/24"}},
+		{"ipv4.address", []string{"network", "create", "e2ebad", "ipv4.address=10.231.300.1/24"}},
+		{"ipv4.dhcp.ranges", []string{"network", "create", "e2ebad", "ipv4.address=10.231.8.1/24", "ipv4.dhcp.ranges=10.231.9.10-10.231.9.20"}},
+		{"unknown", []string{"network", "create", "e2ebad", "bogus.key=1"}},
+		{"exists", []string{"network", "create", "e2enat"}},
+	}
+	for _, b := range bad {
+		r := lxmgr(t, b.args...)
+		if r.code == 0 || !strings.Contains(strings.ToLower(r.stderr), strings.ToLower(b.want)) {
+			t.Errorf("lxmgr %v: exit %d, stderr %q; want failure mentioning %q", b.args, r.code, r.stderr, b.want)
+		}
+	}
+	if after := must(t, "network", "list", "--format", "csv"); after != before || hasLink(t, "e2ebad") {
+		t.Fatalf("refused creates left something:\n%s", after)
+	}
+
+	must(t, "network", "delete", "e2enat")
+	if strings.Contains(ruleset(t), "10.231.7.0/24") || hasLink(t, "e2enat") {
+		t.Fatal("NAT rule or bridge left after delete")
+	}
+}
+
+func TestGuestsOnABridge(t *testing.T) {
+	ctx := context.Background()
+	c := suite.client()
+	cleanupInstance(t, "g1", "g2", "g3", "g4")
+	t.Cleanup(func() {
+		c.DeleteProfile(context.Background(), "e2elan")
+		lxmgr(t, "network", "delete", "e2elan")
+	})
+	must(t, "network", "create", "e2elan", "ipv4.address=10.231.9.1/24", "ipv4.nat=false", "dns.domain=e2e")
+	err := c.CreateProfile(ctx, api.ProfilesPost{Name: "e2elan", ProfilePut: api.ProfilePut{
+		Devices: api.Devices{"eth0": {"type": "nic", "network": "e2elan", "name": "eth0"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"g1", "g2"} {
+		t0 := time.Now()
+		must(t, "launch", "busybox", g, "-p", "default", "-p", "e2elan", "--wait")
+		t.Logf("launch --wait %s (with address): %s", g, time.Since(t0))
+	}
+	ip1, ip2 := ipv4Of(t, "g1"), ipv4Of(t, "g2")
+	if !strings.HasPrefix(ip1, "10.231.9.") || !strings.HasPrefix(ip2, "10.231.9.") || ip1 == ip2 {
+		t.Fatalf("addresses in list: g1=%q g2=%q", ip1, ip2)
+	}
+	// Names resolve on the network, from a guest and from the host through
+	// the bridge address; guests reach each other and the bridge.
+	if out := must(t, "exec", "g1", "--", "nslookup", "g2.e2e"); !strings.Contains(out, ip2) {
+		t.Errorf("g1 resolving g2.e2e:\n%s", out)
+	}
+	if out, err := inNetns(t, "busybox", "nslookup", "g1.e2e", "10.231.9.1"); err != nil || !strings.Contains(out, ip1) {
+		t.Errorf("host resolving g1.e2e through the bridge: %v\n%s", err, out)
+	}
+	must(t, "exec", "g1", "--", "ping", "-c1", "-W3", "g2.e2e")
+	must(t, "exec", "g2", "--", "ping", "-c1", "-W3", ip1)
+	must(t, "exec", "g1", "--", "ping", "-c1", "-W3", "10.231.9.1")
+
+	// A static address is honoured, also after a restart.
+	must(t, "create", "busybox", "g3", "-p", "default", "-p", "e2elan")
+	must(t, "config", "device", "add", "g3", "eth0", "nic", "network=e2elan", "name=eth0", "ipv4.address=10.231.9.77")
+	must(t, "start", "g3")
+	waitIP(t, "g3", "10.231.9.77")
+	must(t, "restart", "g3")
+	waitIP(t, "g3", "10.231.9.77")
+
+	// Bad nic input: each refused, nothing changed.
+	must(t, "create", "busybox", "g4", "-p", "default", "-p", "e2elan")
+	mac := find(listJSON(t), "g1").ExpandedConfig["volatile.eth0.hwaddr"]
+	before := find(listJSON(t), "g4")
+	badNIC := []struct{ want, kv string }{
+		{"outside", "ipv4.address=10.99.0.5"},
+		{"already used", "ipv4.address=10.231.9.77"},
+		{"gateway", "ipv4.address=10.231.9.1"},
+		{"already used", "hwaddr=" + mac},
+	}
+	for _, b := range badNIC {
+		mustFail(t, b.want, "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", b.kv)
+	}
+	mustFail(t, "does not exist", "config", "device", "add", "g4", "eth1", "nic", "network=nosuchnet")
+	if after := find(listJSON(t), "g4"); len(after.Devices) != len(before.Devices) || len(after.Config) != len(before.Config) {
+		t.Fatalf("refused nic changes altered g4: %v %v", after.Devices, after.Config)
+	}
+	mustFail(t, "in use", "network", "delete", "e2elan")
+
+	// A port forward from the host to a server in the guest.
+	must(t, "exec", "g1", "--", "sh", "-c", "mkdir -p /www && echo hello-proxy > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
+	must(t, "config", "device", "add", "g1", "web", "proxy", "listen=tcp:0.0.0.0:18080", "connect=tcp:127.0.0.1:80")
+	fetch := func() string { return fetchInNetns(t, "http://127.0.0.1:18080/") }
+	if got := fetch(); got != "hello-proxy\n" {
+		t.Fatalf("through the proxy: %q", got)
+	}
+	mustFail(t, "in use", "config", "device", "add", "g2", "web", "proxy", "listen=tcp:0.0.0.0:18080", "connect=tcp:127.0.0.1:80")
+
+	// Everything survives a daemon restart: addresses, names, forwards.
+	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if ipv4Of(t, "g1") != ip1 || ipv4Of(t, "g2") != ip2 {
+		t.Fatalf("addresses after daemon restart: %s %s", ipv4Of(t, "g1"), ipv4Of(t, "g2"))
+	}
+	if out := must(t, "exec", "g2", "--", "nslookup", "g1.e2e"); !strings.Contains(out, ip1) {
+		t.Errorf("name after daemon restart:\n%s", out)
+	}
+	if got := fetch(); got != "hello-proxy\n" {
+		t.Fatalf("proxy after daemon restart: %q", got)
+	}
+	// ... and a guest restart (the server is started again in the guest).
+	must(t, "restart", "g1")
+	must(t, "exec", "g1", "--", "sh", "-c", "httpd -p 127.0.0.1:80 -h /www")
+	if got := fetch(); got != "hello-proxy\n" {
+		t.Fatalf("proxy after guest restart: %q", got)
+	}
+}
+
+// waitIP waits up to 20 s for list to show want for an instance.
+func waitIP(t *testing.T, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if ipv4Of(t, name) == want {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s never got %s (has %q)", name, want, ipv4Of(t, name))
+}
+
+// fetchInNetns does an HTTP GET of url from inside the suite's network
+// namespace (where "the host" of the daemon under test is): the socket is
+// created on a thread moved into that namespace, then the thread goes back.
+func fetchInNetns(t *testing.T, url string) string {
+	t.Helper()
+	conn, err := dialInNetns("tcp", strings.TrimPrefix(strings.SplitN(strings.TrimPrefix(url, "http://"), "/", 2)[0], "http://"))
+	if err != nil {
+		return "dial: " + err.Error()
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Close = true
+	if err := req.Write(conn); err != nil {
+		return "write: " + err.Error()
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), req)
+	if err != nil {
+		return "read: " + err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+func dialInNetns(network, addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer orig.Close()
+		target, err := os.Open("/run/netns/" + suite.netns)
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		c, err := net.DialTimeout(network, addr, 5*time.Second)
+		ch <- result{c, err}
+		// Only a thread back in its own namespace may serve other
+		// goroutines; otherwise it stays locked and dies with this one.
+		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
