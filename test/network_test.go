@@ -106,9 +106,23 @@ func TestNetworkCreateValidateDelete(t *testing.T) {
 		t.Fatalf("refused creates left something:\n%s", after)
 	}
 
-	must(t, "network", "delete", "e2enat")
-	if strings.Contains(ruleset(t), "10.231.7.0/24") || hasLink(t, "e2enat") {
-		t.Fatal("NAT rule or bridge left after delete")
+	// set/unset re-apply the firewall; rename moves the bridge.
+	must(t, "network", "set", "e2enat", "ipv4.nat=false")
+	if strings.Contains(ruleset(t), "masquerade comment \"lxmgr net e2enat\"") {
+		t.Fatalf("masquerade left after ipv4.nat=false:\n%s", ruleset(t))
+	}
+	must(t, "network", "unset", "e2enat", "ipv4.nat")
+	must(t, "network", "rename", "e2enat", "e2enat2")
+	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2enat2") })
+	if hasLink(t, "e2enat") || !hasLink(t, "e2enat2") {
+		t.Fatal("rename did not move the bridge")
+	}
+	if out := must(t, "network", "info", "e2enat2"); !strings.Contains(out, "10.231.7.1") {
+		t.Fatalf("network info:\n%s", out)
+	}
+	must(t, "network", "delete", "e2enat2")
+	if strings.Contains(ruleset(t), "10.231.7.0/24") || hasLink(t, "e2enat2") {
+		t.Fatal("firewall rule or bridge left after delete")
 	}
 }
 
@@ -173,6 +187,9 @@ func TestGuestsOnABridge(t *testing.T) {
 		t.Fatalf("refused nic changes altered g4: %v %v", after.Devices, after.Config)
 	}
 	mustFail(t, "in use", "network", "delete", "e2elan")
+	if out := must(t, "network", "info", "e2elan"); !strings.Contains(out, ip1) || !strings.Contains(out, "10.231.9.77") || !strings.Contains(out, "g2") {
+		t.Errorf("network info lacks leases or users:\n%s", out)
+	}
 
 	// A port forward from the host to a server in the guest.
 	must(t, "exec", "g1", "--", "sh", "-c", "mkdir -p /www && echo hello-proxy > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
