@@ -5,7 +5,8 @@ import "time"
 // Devices maps a device name to its key/value configuration ("type" is one key).
 type Devices map[string]map[string]string
 
-// InstancePut holds the fields of an instance that PUT replaces.
+// InstancePut holds the fields of an instance that PUT replaces. A PUT
+// with Restore set restores that snapshot instead (LXD's way).
 type InstancePut struct {
 	Architecture string            `json:"architecture" yaml:"architecture"`
 	Config       map[string]string `json:"config" yaml:"config"`
@@ -14,6 +15,7 @@ type InstancePut struct {
 	Profiles     []string          `json:"profiles" yaml:"profiles"`
 	Stateful     bool              `json:"stateful" yaml:"stateful"`
 	Description  string            `json:"description" yaml:"description"`
+	Restore      string            `json:"restore,omitempty" yaml:"restore,omitempty"`
 }
 
 // Instance is an instance as returned by GET /1.0/instances/{name}.
@@ -39,9 +41,11 @@ type InstanceFull struct {
 
 // InstanceSource says where a new instance's root filesystem comes from.
 type InstanceSource struct {
-	Type        string `json:"type" yaml:"type"` // "image" or "none"
+	Type        string `json:"type" yaml:"type"` // "image" or "copy"
 	Alias       string `json:"alias,omitempty" yaml:"alias,omitempty"`
 	Fingerprint string `json:"fingerprint,omitempty" yaml:"fingerprint,omitempty"`
+	// Source names the instance (or "instance/snapshot") to copy.
+	Source string `json:"source,omitempty" yaml:"source,omitempty"`
 }
 
 // InstancesPost is the body of POST /1.0/instances.
