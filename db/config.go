@@ -43,10 +43,11 @@ func (tx *Tx) ConfigSet(ctx context.Context, key, value string) error {
 
 // Pool is a storage pool's row.
 type Pool struct {
-	ID     int64
-	Name   string
-	Driver string
-	Config map[string]string
+	ID          int64
+	Name        string
+	Driver      string
+	Description string
+	Config      map[string]string
 }
 
 func scanPool(row interface{ Scan(...any) error }) (Pool, error) {
@@ -54,7 +55,7 @@ func scanPool(row interface{ Scan(...any) error }) (Pool, error) {
 		p      Pool
 		config string
 	)
-	if err := row.Scan(&p.ID, &p.Name, &p.Driver, &config); err != nil {
+	if err := row.Scan(&p.ID, &p.Name, &p.Driver, &p.Description, &config); err != nil {
 		return Pool{}, err
 	}
 	p.Config = map[string]string{}
@@ -82,7 +83,7 @@ func (tx *Tx) PoolCreate(ctx context.Context, name, driver string, config map[st
 
 // PoolGet returns a storage pool; ErrNotFound if missing.
 func (tx *Tx) PoolGet(ctx context.Context, name string) (Pool, error) {
-	p, err := scanPool(tx.queryRow(ctx, `SELECT id, name, driver, config FROM storage_pools WHERE name = ?`, name))
+	p, err := scanPool(tx.queryRow(ctx, `SELECT id, name, driver, description, config FROM storage_pools WHERE name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Pool{}, fmt.Errorf("pool %q: %w", name, ErrNotFound)
 	}
@@ -94,7 +95,7 @@ func (tx *Tx) PoolGet(ctx context.Context, name string) (Pool, error) {
 
 // PoolList returns all storage pools ordered by name.
 func (tx *Tx) PoolList(ctx context.Context) ([]Pool, error) {
-	rows, err := tx.query(ctx, `SELECT id, name, driver, config FROM storage_pools ORDER BY name`)
+	rows, err := tx.query(ctx, `SELECT id, name, driver, description, config FROM storage_pools ORDER BY name`)
 	if err != nil {
 		return nil, fmt.Errorf("list pools: %w", err)
 	}

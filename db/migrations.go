@@ -81,6 +81,33 @@ CREATE TABLE networks (
 	config      TEXT NOT NULL DEFAULT '{}'
 );
 `,
+	// 3: snapshots, custom volumes, pool descriptions.
+	`
+CREATE TABLE snapshots (
+	id           INTEGER PRIMARY KEY AUTOINCREMENT,
+	instance_id  INTEGER NOT NULL REFERENCES instances (id) ON DELETE CASCADE,
+	name         TEXT NOT NULL,
+	description  TEXT NOT NULL DEFAULT '',
+	architecture TEXT NOT NULL DEFAULT '',
+	config       TEXT NOT NULL DEFAULT '{}',
+	devices      TEXT NOT NULL DEFAULT '{}',
+	profiles     TEXT NOT NULL DEFAULT '[]',
+	created_at   INTEGER NOT NULL DEFAULT 0,
+	expires_at   INTEGER NOT NULL DEFAULT 0,
+	UNIQUE (instance_id, name)
+);
+
+CREATE TABLE custom_volumes (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	pool        TEXT NOT NULL,
+	name        TEXT NOT NULL,
+	description TEXT NOT NULL DEFAULT '',
+	config      TEXT NOT NULL DEFAULT '{}',
+	UNIQUE (pool, name)
+);
+
+ALTER TABLE storage_pools ADD COLUMN description TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate applies the steps not applied yet, each in its own transaction
