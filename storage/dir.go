@@ -12,24 +12,17 @@ import (
 	"syscall"
 )
 
-// Directory modes of the pool layout. The pool root and containers/ are
-// traversable (0711) but not listable; every volume directory is 0700 root,
-// which keeps host users away from the guests' setuid binaries. liblxc
-// opens an idmapped rootfs from the (root) parent, so guests still start.
-const (
-	modeRoot       = 0o711
-	modeContainers = 0o711
-	modeImages     = 0o700
-	modeTmp        = 0o700
-	modeVolume     = 0o700
-)
-
-// dirDriver is the "dir" driver: volumes are plain directories and copies
-// are `cp -a --reflink=auto`, so they are clones on filesystems with
-// reflinks (xfs, btrfs) and full copies elsewhere.
-type dirDriver struct {
+// dirBackend is the "dir" driver: volumes are plain directories and copies
+// (snapshots included) are `cp -a --reflink=auto`, so they are clones on
+// filesystems with reflinks (xfs, btrfs) and full copies elsewhere. Sizes
+// are limited with project quotas where the filesystem has them enabled
+// (ext4 or xfs mounted with prjquota), see dir_quota.go.
+type dirBackend struct {
 	name string
 	path string
+	// prj is the project quota handle, nil without project quotas; set by
+	// setup.
+	prj *projectQuota
 }
 
 func newDir(name string, config map[string]string) (Driver, error) {
@@ -38,255 +31,88 @@ func newDir(name string, config map[string]string) (Driver, error) {
 			return nil, fmt.Errorf("pool %q: %w: unknown key %q for driver \"dir\"", name, ErrInvalidConfig, k)
 		}
 	}
+	src, err := sourcePath(name, config)
+	if err != nil {
+		return nil, err
+	}
+	return &pool{name: name, path: src, be: &dirBackend{name: name, path: src}}, nil
+}
+
+// sourcePath returns the cleaned absolute "source" of config.
+func sourcePath(name string, config map[string]string) (string, error) {
 	src := config["source"]
 	if src == "" || !filepath.IsAbs(src) || strings.ContainsAny(src, "\n\r\x00") {
-		return nil, fmt.Errorf("pool %q: %w: \"source\" must be an absolute path, got %q", name, ErrInvalidConfig, src)
+		return "", fmt.Errorf("pool %q: %w: \"source\" must be an absolute path, got %q", name, ErrInvalidConfig, src)
 	}
-	return &dirDriver{name: name, path: filepath.Clean(src)}, nil
+	return filepath.Clean(src), nil
 }
 
-func (d *dirDriver) Name() string               { return d.name }
-func (d *dirDriver) Driver() string             { return "dir" }
-func (d *dirDriver) Path() string               { return d.path }
-func (d *dirDriver) Capabilities() Capabilities { return Capabilities{} }
+func (d *dirBackend) kind() string { return "dir" }
 
-func (d *dirDriver) tmpDir() string        { return filepath.Join(d.path, ".tmp") }
-func (d *dirDriver) imagesDir() string     { return filepath.Join(d.path, "images") }
-func (d *dirDriver) containersDir() string { return filepath.Join(d.path, "containers") }
+func (d *dirBackend) caps() Capabilities { return Capabilities{Quotas: d.prj != nil} }
 
-func (d *dirDriver) Init(ctx context.Context) error {
-	dirs := []struct {
-		path string
-		mode os.FileMode
-	}{
-		{d.path, modeRoot},
-		{d.imagesDir(), modeImages},
-		{d.containersDir(), modeContainers},
-		{d.tmpDir(), modeTmp},
+func (d *dirBackend) setup(ctx context.Context) error {
+	if err := os.MkdirAll(d.path, modeRoot); err != nil {
+		return err
 	}
-	for _, dir := range dirs {
-		if err := os.MkdirAll(dir.path, dir.mode); err != nil {
-			return fmt.Errorf("init pool %q: %w", d.name, err)
-		}
-		// Chmod because MkdirAll obeys the umask and leaves existing
-		// directories as they were; Init repairs the modes.
-		if err := os.Chmod(dir.path, dir.mode); err != nil {
-			return fmt.Errorf("init pool %q: %w", d.name, err)
-		}
-	}
-	leftovers, err := os.ReadDir(d.tmpDir())
-	if err != nil {
-		return fmt.Errorf("init pool %q: %w", d.name, err)
-	}
-	for _, e := range leftovers {
-		if err := os.RemoveAll(filepath.Join(d.tmpDir(), e.Name())); err != nil {
-			return fmt.Errorf("init pool %q: remove leftover %q: %w", d.name, e.Name(), err)
-		}
-	}
-	return nil
-}
-
-func (d *dirDriver) ImagePath(fp string) string {
-	if ValidName(fp) != nil {
-		return ""
-	}
-	return filepath.Join(d.imagesDir(), fp)
-}
-
-func (d *dirDriver) VolumePath(name string) string {
-	if ValidName(name) != nil {
-		return ""
-	}
-	return filepath.Join(d.containersDir(), name)
-}
-
-func (d *dirDriver) HasImage(fp string) bool { return isDir(d.ImagePath(fp)) }
-
-func (d *dirDriver) VolumeExists(name string) bool { return isDir(d.VolumePath(name)) }
-
-func isDir(p string) bool {
-	if p == "" {
-		return false
-	}
-	st, err := os.Lstat(p)
-	return err == nil && st.IsDir()
-}
-
-func (d *dirDriver) CreateImage(ctx context.Context, fp string, fill func(ctx context.Context, dir string) error) (err error) {
-	if err := ValidName(fp); err != nil {
-		return fmt.Errorf("create image %q: %w", fp, err)
-	}
-	if d.HasImage(fp) {
-		return fmt.Errorf("create image %q: %w", fp, ErrExists)
-	}
-	parent, err := os.MkdirTemp(d.tmpDir(), "image-")
-	if err != nil {
-		return fmt.Errorf("create image %q: %w", fp, err)
-	}
-	defer removeAll(parent, &err)
-	work := filepath.Join(parent, "v")
-	if err := os.Mkdir(work, modeVolume); err != nil {
-		return fmt.Errorf("create image %q: %w", fp, err)
-	}
-	if err := fill(ctx, work); err != nil {
-		return fmt.Errorf("create image %q: fill: %w", fp, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("create image %q: %w", fp, err)
-	}
-	if err := os.Chmod(work, modeVolume); err != nil {
-		return fmt.Errorf("create image %q: %w", fp, err)
-	}
-	if err := renameNoReplace(work, d.ImagePath(fp)); err != nil {
-		return fmt.Errorf("create image %q: %w", fp, err)
-	}
-	return nil
-}
-
-func (d *dirDriver) DeleteImage(ctx context.Context, fp string) error {
-	if err := ValidName(fp); err != nil {
-		return fmt.Errorf("delete image %q: %w", fp, err)
-	}
-	if err := d.removeVolume(d.ImagePath(fp)); err != nil {
-		return fmt.Errorf("delete image %q: %w", fp, err)
-	}
-	return nil
-}
-
-func (d *dirDriver) CreateFromImage(ctx context.Context, name, fp string) error {
-	if err := errors.Join(ValidName(name), ValidName(fp)); err != nil {
-		return fmt.Errorf("create volume %q from image %q: %w", name, fp, err)
-	}
-	if !d.HasImage(fp) {
-		return fmt.Errorf("create volume %q: image %q: %w", name, fp, ErrNotFound)
-	}
-	if err := d.copyInto(ctx, d.ImagePath(fp), d.VolumePath(name)); err != nil {
-		return fmt.Errorf("create volume %q from image %q: %w", name, fp, err)
-	}
-	return nil
-}
-
-func (d *dirDriver) CopyVolume(ctx context.Context, src, dst string) error {
-	if err := errors.Join(ValidName(src), ValidName(dst)); err != nil {
-		return fmt.Errorf("copy volume %q to %q: %w", src, dst, err)
-	}
-	if !d.VolumeExists(src) {
-		return fmt.Errorf("copy volume %q: %w", src, ErrNotFound)
-	}
-	if err := d.copyInto(ctx, d.VolumePath(src), d.VolumePath(dst)); err != nil {
-		return fmt.Errorf("copy volume %q to %q: %w", src, dst, err)
-	}
-	return nil
-}
-
-// copyInto copies the directory src to final through a work directory in
-// .tmp, so final appears whole or not at all.
-func (d *dirDriver) copyInto(ctx context.Context, src, final string) (err error) {
-	if isDir(final) {
-		return ErrExists
-	}
-	parent, err := os.MkdirTemp(d.tmpDir(), "copy-")
+	prj, err := openProjectQuota(d.path)
 	if err != nil {
 		return err
 	}
-	defer removeAll(parent, &err)
-	work := filepath.Join(parent, "v")
+	d.prj = prj
+	return nil
+}
+
+func (d *dirBackend) create(ctx context.Context, path string) error {
+	return os.Mkdir(path, modeVolume)
+}
+
+func (d *dirBackend) clone(ctx context.Context, src, dst string, readonly bool) error {
 	// cp -a keeps owners, modes, timestamps, xattrs, hardlinks, symlinks
 	// and device nodes; --reflink=auto clones extents where the
-	// filesystem can. The context kills cp on cancellation.
-	cmd := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", "--", src, work)
+	// filesystem can. The context kills cp on cancellation. The copy is
+	// made under dst's project (if any): the directory it lands in is
+	// not, so cp's files start unaccounted and setQuota labels them.
+	cmd := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", "--", src, dst)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
 		return fmt.Errorf("cp: %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := os.Chmod(work, modeVolume); err != nil {
-		return err
-	}
+	return ctx.Err()
+}
+
+func (d *dirBackend) seal(ctx context.Context, path string) error { return nil }
+
+func (d *dirBackend) publish(ctx context.Context, work, final string) error {
 	return renameNoReplace(work, final)
 }
 
-func (d *dirDriver) DeleteVolume(ctx context.Context, name string) error {
-	if err := ValidName(name); err != nil {
-		return fmt.Errorf("delete volume %q: %w", name, err)
-	}
-	if err := d.removeVolume(d.VolumePath(name)); err != nil {
-		return fmt.Errorf("delete volume %q: %w", name, err)
-	}
-	return nil
+func (d *dirBackend) remove(ctx context.Context, path string) error {
+	return os.RemoveAll(path)
 }
 
-// removeVolume first moves the volume into .tmp, so that it vanishes from
-// its place at once and a crash during the (long) removal leaves only a
-// leftover that Init cleans, never a half-deleted volume.
-func (d *dirDriver) removeVolume(p string) (err error) {
-	if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
-		return nil
+func (d *dirBackend) setQuota(ctx context.Context, path string, bytes int64) error {
+	if d.prj == nil {
+		return notSupported("quotas are not supported by storage pool %q (driver dir on a filesystem without project quotas)", d.name)
 	}
-	// RemoveAll crosses mount points: with a host directory bind-mounted
-	// into a guest's rootfs it would delete the host's data.
-	if mounted, err := hasMountsUnder(p); err != nil {
-		return err
-	} else if mounted {
-		return ErrBusy
-	}
-	parent, err := os.MkdirTemp(d.tmpDir(), "delete-")
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(p, filepath.Join(parent, "v")); err != nil {
-		_ = os.Remove(parent)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil // deleted concurrently
-		}
-		return err
-	}
-	return os.RemoveAll(parent)
+	return d.prj.set(ctx, path, bytes)
 }
 
-func (d *dirDriver) RenameVolume(ctx context.Context, old, new string) error {
-	if err := errors.Join(ValidName(old), ValidName(new)); err != nil {
-		return fmt.Errorf("rename volume %q to %q: %w", old, new, err)
+func (d *dirBackend) quota(ctx context.Context, path string) (int64, error) {
+	if d.prj == nil {
+		return 0, nil
 	}
-	if !d.VolumeExists(old) {
-		return fmt.Errorf("rename volume %q: %w", old, ErrNotFound)
-	}
-	if err := renameNoReplace(d.VolumePath(old), d.VolumePath(new)); err != nil {
-		return fmt.Errorf("rename volume %q to %q: %w", old, new, err)
-	}
-	return nil
+	return d.prj.get(path)
 }
 
-func (d *dirDriver) Volumes(ctx context.Context) ([]string, error) {
-	entries, err := os.ReadDir(d.containersDir())
-	if err != nil {
-		return nil, fmt.Errorf("list volumes of pool %q: %w", d.name, err)
-	}
-	names := []string{}
-	for _, e := range entries {
-		if e.IsDir() && ValidName(e.Name()) == nil {
-			names = append(names, e.Name())
-		}
-	}
-	return names, nil
+func (d *dirBackend) teardown(ctx context.Context, removeLayout func() error) error {
+	return removeLayout()
 }
 
-func (d *dirDriver) Usage(ctx context.Context, name string) (int64, error) {
-	if err := ValidName(name); err != nil {
-		return 0, fmt.Errorf("usage of volume %q: %w", name, err)
-	}
-	if !d.VolumeExists(name) {
-		return 0, fmt.Errorf("usage of volume %q: %w", name, ErrNotFound)
-	}
-	n, err := diskUsage(ctx, d.VolumePath(name))
-	if err != nil {
-		return n, fmt.Errorf("usage of volume %q: %w", name, err)
-	}
-	return n, nil
+func (d *dirBackend) grow(ctx context.Context, size int64) error {
+	return notSupported("storage pool %q (driver dir) cannot grow: it uses the space of the filesystem it is on", d.name)
 }
 
 // diskUsage sums the allocated blocks under root, counting each hardlinked
@@ -324,12 +150,4 @@ func diskUsage(ctx context.Context, root string) (int64, error) {
 		return nil
 	})
 	return total, err
-}
-
-// removeAll removes a work directory on the way out; a failure to clean up
-// is reported only if nothing else failed.
-func removeAll(p string, errp *error) {
-	if err := os.RemoveAll(p); err != nil && *errp == nil {
-		*errp = fmt.Errorf("clean up %q: %w", p, err)
-	}
 }

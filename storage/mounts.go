@@ -9,8 +9,14 @@ import (
 )
 
 // hasMountsUnder reports whether anything is mounted at dir or below it in
-// the caller's mount namespace.
-func hasMountsUnder(dir string) (bool, error) {
+// the calling thread's mount namespace.
+func hasMountsUnder(dir string) (bool, error) { return mountsIn(dir, true) }
+
+// hasMountsBelow reports whether anything is mounted strictly below dir
+// (dir itself may be a mount point).
+func hasMountsBelow(dir string) (bool, error) { return mountsIn(dir, false) }
+
+func mountsIn(dir string, self bool) (bool, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return false, err
@@ -18,29 +24,58 @@ func hasMountsUnder(dir string) (bool, error) {
 	if real, err := filepath.EvalSymlinks(dir); err == nil {
 		dir = real
 	}
-	f, err := os.Open("/proc/self/mountinfo")
+	mounts, err := readMountInfo()
 	if err != nil {
-		return false, fmt.Errorf("read mounts: %w", err)
+		return false, err
+	}
+	for _, m := range mounts {
+		if (self && m.point == dir) || strings.HasPrefix(m.point, dir+"/") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// mountInfo is one line of mountinfo.
+type mountInfo struct {
+	point  string // mount point
+	fstype string
+	source string // device or other source
+}
+
+// readMountInfo parses the calling thread's mountinfo: thread-self, not
+// self, because a thread may have entered its own mount namespace (tests
+// do, to play a restarted daemon).
+func readMountInfo() ([]mountInfo, error) {
+	f, err := os.Open("/proc/thread-self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("read mounts: %w", err)
 	}
 	defer f.Close()
+	var out []mountInfo
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		// Field 5 is the mount point, with space, tab, newline and
-		// backslash octal-escaped.
+		// backslash octal-escaped; after the optional fields and "-"
+		// come the fstype and the source.
 		fields := strings.Fields(sc.Text())
 		if len(fields) < 5 {
 			continue
 		}
-		mp := unescapeMount(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			return true, nil
+		m := mountInfo{point: unescapeMount(fields[4])}
+		for i := 5; i < len(fields); i++ {
+			if fields[i] == "-" && i+2 < len(fields) {
+				m.fstype, m.source = fields[i+1], unescapeMount(fields[i+2])
+				break
+			}
 		}
+		out = append(out, m)
 	}
 	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("read mounts: %w", err)
+		return nil, fmt.Errorf("read mounts: %w", err)
 	}
-	return false, nil
+	return out, nil
 }
 
 func unescapeMount(s string) string {

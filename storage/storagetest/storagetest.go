@@ -22,7 +22,10 @@ import (
 const fp = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 // Run runs the conformance suite. newDriver must return a fresh driver on
-// an empty pool (typically under t.TempDir()); Run calls Init itself.
+// an empty pool (typically under t.TempDir()); Run calls Init itself, and
+// newDriver's cleanup should call Delete. The PoolFull test fills the pool
+// and is skipped for pools with more than 2GiB free: run the suite on a
+// small filesystem too.
 // Checks of ownership, device nodes and trusted.* xattrs need root and are
 // reduced when not root.
 func Run(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
@@ -42,6 +45,15 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"InvalidNames", testInvalidNames},
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"Usage", testUsage},
+		{"Snapshots", testSnapshots},
+		{"SnapshotsFollowVolume", testSnapshotsFollowVolume},
+		{"CopyFromSnapshot", testCopyFromSnapshot},
+		{"CustomVolumes", testCustomVolumes},
+		{"Quota", testQuota},
+		{"PoolUsage", testPoolUsage},
+		{"PoolFull", testPoolFull},
+		{"DeletePool", testDeletePool},
+		{"Grow", testGrow},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,6 +306,9 @@ func testInvalidNames(t *testing.T, d storage.Driver) {
 	if err := d.CreateFromImage(t.Context(), "ok", fp); err != nil {
 		t.Fatal(err)
 	}
+	if err := d.CreateSnapshot(t.Context(), "ok", "s"); err != nil {
+		t.Fatal(err)
+	}
 	bad := []string{"", ".", "..", "../x", "a/b", "/", "/etc", ".tmp", ".hidden", "a..b", "a b", "a\tb", "a\nb", "a\rb", "a\x00b", "a\x7fb", "a\u00a0b", string(make([]byte, 256))}
 	ctx := t.Context()
 	fill := func(context.Context, string) error { return nil }
@@ -311,6 +326,27 @@ func testInvalidNames(t *testing.T, d storage.Driver) {
 		}
 		_, usageErr := d.Usage(ctx, n)
 		calls["Usage"] = usageErr
+		_, snapsErr := d.Snapshots(ctx, n)
+		calls["Snapshots"] = snapsErr
+		for call, err := range map[string]error{
+			"SetQuota":              d.SetQuota(ctx, n, 1<<20),
+			"CreateSnapshot name":   d.CreateSnapshot(ctx, n, "s"),
+			"CreateSnapshot snap":   d.CreateSnapshot(ctx, "ok", n),
+			"DeleteSnapshot name":   d.DeleteSnapshot(ctx, n, "s"),
+			"DeleteSnapshot snap":   d.DeleteSnapshot(ctx, "ok", n),
+			"RestoreSnapshot name":  d.RestoreSnapshot(ctx, n, "s"),
+			"RestoreSnapshot snap":  d.RestoreSnapshot(ctx, "ok", n),
+			"CopyFromSnapshot name": d.CopyFromSnapshot(ctx, n, "s", "x"),
+			"CopyFromSnapshot snap": d.CopyFromSnapshot(ctx, "ok", n, "x"),
+			"CopyFromSnapshot dst":  d.CopyFromSnapshot(ctx, "ok", "s", n),
+			"CreateCustom":          d.CreateCustom(ctx, n, 0),
+			"DeleteCustom":          d.DeleteCustom(ctx, n),
+		} {
+			calls[call] = err
+		}
+		if d.SnapshotPath(n, "s") != "" || d.SnapshotPath("ok", n) != "" || d.CustomPath(n) != "" {
+			t.Errorf("snapshot or custom paths accept %q", n)
+		}
 		for call, err := range calls {
 			if !errors.Is(err, storage.ErrInvalidName) {
 				t.Errorf("%s(%q) = %v, want ErrInvalidName", call, n, err)
@@ -322,6 +358,10 @@ func testInvalidNames(t *testing.T, d storage.Driver) {
 	}
 	if !d.VolumeExists("ok") || d.VolumeExists("x") || !d.HasImage(fp) {
 		t.Error("invalid-name calls changed the pool")
+	}
+	assertSnapshots(t, d, "ok", "s")
+	if customs, err := d.Customs(ctx); err != nil || len(customs) != 0 {
+		t.Errorf("invalid-name calls made custom volumes %v (%v)", customs, err)
 	}
 	assertNoLeftovers(t, d)
 }
