@@ -30,6 +30,8 @@ type fakeDaemon struct {
 	version  int  // ETag of both objects
 	raceNext bool // bump the version right after the next GET (a concurrent writer)
 	reqs     []fakeRequest
+	pool     api.StoragePool
+	snaps    []api.InstanceSnapshot
 }
 
 type fakeRequest struct {
@@ -43,6 +45,8 @@ func newFakeDaemon(t *testing.T) *fakeDaemon {
 		inst:    fixtureInstance(),
 		net:     api.Network{NetworkPut: api.NetworkPut{Config: map[string]string{"ipv4.address": "10.5.0.1/24", "ipv4.nat": "true"}, Description: "lab"}, Name: "lxm0", Type: "bridge", Managed: true, Status: "Created"},
 		version: 1,
+		pool:    fixturePool(),
+		snaps:   fixtureSnapshots(),
 	}
 	f.socket = filepath.Join(t.TempDir(), "s.sock")
 	l, err := net.Listen("unix", f.socket)
@@ -128,8 +132,10 @@ func (f *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 	case "POST /1.0/networks", "POST /1.0/networks/lxm0", "DELETE /1.0/networks/lxm0":
 		reply(200, nil)
 	default:
-		reply(404, "not found")
-		return
+		if !f.serveStorage(w, r, req, reply) {
+			reply(404, "not found")
+			return
+		}
 	}
 	if r.Method == http.MethodGet && f.raceNext {
 		f.raceNext = false

@@ -22,11 +22,15 @@ func newInfoCmd(g *globals) *cobra.Command {
 			if err := validateNames(args[0]); err != nil {
 				return err
 			}
-			inst, err := g.client().GetInstanceFull(cmd.Context(), args[0])
+			c := g.client()
+			inst, err := c.GetInstanceFull(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("info %s: %w", args[0], err)
 			}
+			// Snapshots are an extra: their error is shown in their place.
+			snaps, snapErr := c.GetInstanceSnapshots(cmd.Context(), args[0])
 			writeInfo(os.Stdout, &inst)
+			writeInfoSnapshots(os.Stdout, snaps, snapErr)
 			return nil
 		},
 	}
@@ -68,12 +72,39 @@ func writeInfo(w io.Writer, i *api.InstanceFull) {
 			fmt.Fprintf(w, "  %-20s %s\n", "Memory usage (peak):", humanBytes(st.Memory.UsagePeak))
 		}
 		fmt.Fprintf(w, "  %-20s %s\n", "CPU usage:", (time.Duration(st.CPU.Usage) * time.Nanosecond).Round(time.Millisecond).String())
-		disks := sortedKeys(st.Disk)
-		for _, d := range disks {
-			fmt.Fprintf(w, "  %-20s %s\n", "Disk usage ("+d+"):", humanBytes(st.Disk[d].Usage))
-		}
 	}
+	writeInstanceDisks(w, st.Disk)
 	writeInstanceNetwork(w, st.Network)
+}
+
+// writeInstanceDisks prints the "Disk:" section: the space each disk
+// device uses. It is there for a stopped instance too, since its
+// filesystem still takes room.
+func writeInstanceDisks(w io.Writer, disks map[string]api.InstanceStateDisk) {
+	if len(disks) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nDisk:")
+	for _, d := range sortedKeys(disks) {
+		fmt.Fprintf(w, "  %-20s %s\n", printable(d)+":", humanBytes(disks[d].Usage))
+	}
+}
+
+// writeInfoSnapshots prints the "Snapshots:" section, oldest first; err is
+// the error of reading them, shown in their place.
+func writeInfoSnapshots(w io.Writer, snaps []api.InstanceSnapshot, err error) {
+	switch {
+	case err != nil:
+		fmt.Fprintf(w, "\nSnapshots: unknown (%s)\n", oneLine(err.Error()))
+		return
+	case len(snaps) == 0:
+		return
+	}
+	sortSnapshots(snaps)
+	fmt.Fprintln(w, "\nSnapshots:")
+	for _, s := range snaps {
+		fmt.Fprintf(w, "  %-20s %s\n", printable(snapshotName(s)), formatTime(s.CreatedAt))
+	}
 }
 
 // writeInstanceNetwork prints the "Network:" section: each interface of the

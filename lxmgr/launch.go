@@ -17,6 +17,8 @@ type createFlags struct {
 	config      []string
 	description string
 	wait        bool
+	storage     string   // -s: pool of the root disk
+	devices     []string // -d DEVICE,KEY=VALUE,...
 }
 
 // request builds the create request from the command line. Profiles: nil
@@ -48,6 +50,9 @@ func (f *createFlags) request(image, name string, start bool) (api.InstancesPost
 	if err != nil {
 		return api.InstancesPost{}, err
 	}
+	if err := f.checkDevices(); err != nil {
+		return api.InstancesPost{}, err
+	}
 	return api.InstancesPost{
 		InstancePut: api.InstancePut{Config: cfg, Profiles: profs, Description: f.description},
 		Name:        name,
@@ -58,6 +63,12 @@ func (f *createFlags) request(image, name string, start bool) (api.InstancesPost
 	}, nil
 }
 
+// storageHelp explains -s and -d in the help of launch and create.
+const storageHelp = "\n\n-s POOL puts the instance's root disk in POOL. -d DEVICE,KEY=VALUE,... sets keys\n" +
+	"of one of its devices: a device its profiles give keeps its other keys, the root disk\n" +
+	"gets type=disk, path=/ and a pool (-s, else the profile's, else \"default\"), and any\n" +
+	"other new device must give its type."
+
 // newLaunchCmd returns "launch" (create and start) or, with start false,
 // "create".
 func newLaunchCmd(g *globals, start bool) *cobra.Command {
@@ -66,16 +77,17 @@ func newLaunchCmd(g *globals, start bool) *cobra.Command {
 		Use:   "launch IMAGE NAME",
 		Short: "Create and start an instance",
 		Long: "Create an instance from IMAGE (an alias such as debian/12 or busybox, or a fingerprint)\n" +
-			"and start it. Images lxmgr can build are built on first use.",
-		Example: "  lxmgr launch debian/12 web1 --wait\n  lxmgr launch busybox t1 -p default -c limits.memory=64MiB",
-		Args:    exactArgs(2),
+			"and start it. Images lxmgr can build are built on first use." + storageHelp,
+		Example: "  lxmgr launch debian/12 web1 --wait\n  lxmgr launch busybox t1 -p default -c limits.memory=64MiB\n" +
+			"  lxmgr launch debian/12 db1 -s fast -d root,size=2GiB",
+		Args: exactArgs(2),
 	}
 	if !start {
 		cmd.Use = "create IMAGE NAME"
 		cmd.Short = "Create an instance without starting it"
 		cmd.Long = "Create an instance from IMAGE (an alias such as debian/12 or busybox, or a fingerprint).\n" +
-			"It is left stopped; see 'lxmgr start'."
-		cmd.Example = "  lxmgr create debian/12 web1"
+			"It is left stopped; see 'lxmgr start'." + storageHelp
+		cmd.Example = "  lxmgr create debian/12 web1\n  lxmgr create busybox t1 -s fast"
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		req, err := f.request(args[0], args[1], start)
@@ -83,7 +95,19 @@ func newLaunchCmd(g *globals, start bool) *cobra.Command {
 			return err
 		}
 		ctx := cmd.Context()
-		op, err := g.client().CreateInstance(ctx, req)
+		c := g.client()
+		if f.needsDevices() {
+			// Overrides start from the profiles' devices, which only
+			// the daemon knows.
+			base, err := profileDevices(ctx, c, req.Profiles)
+			if err == nil {
+				req.Devices, err = f.instanceDevices(base)
+			}
+			if err != nil {
+				return fmt.Errorf("create %s: %w", req.Name, err)
+			}
+		}
+		op, err := c.CreateInstance(ctx, req)
 		if err != nil {
 			return fmt.Errorf("create %s: %w", req.Name, err)
 		}
@@ -105,6 +129,8 @@ func newLaunchCmd(g *globals, start bool) *cobra.Command {
 	fl.BoolVar(&f.noProfiles, "no-profiles", false, "apply no profile at all")
 	fl.StringArrayVarP(&f.config, "config", "c", nil, "config key=value (repeatable)")
 	fl.StringVar(&f.description, "description", "", "description of the instance")
+	fl.StringVarP(&f.storage, "storage", "s", "", "storage pool of the instance's root disk")
+	fl.StringArrayVarP(&f.devices, "device", "d", nil, "DEVICE,KEY=VALUE[,KEY=VALUE...]: set keys of a device, e.g. root,size=2GiB (repeatable)")
 	if start {
 		fl.BoolVar(&f.wait, "wait", false, "wait until the guest's init reports that boot finished")
 	}

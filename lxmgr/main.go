@@ -93,6 +93,7 @@ func newRootCmd() *cobra.Command {
 		newListCmd(g), newInfoCmd(g), newExecCmd(g), newFileCmd(g),
 		newImageCmd(g), newProfileCmd(g), newOperationCmd(g), newVersionCmd(g),
 		newNetworkCmd(g), newConfigCmd(g),
+		newStorageCmd(g), newSnapshotCmd(g), newCopyCmd(g),
 	)
 	return root
 }
