@@ -217,7 +217,7 @@ func (d *Driver) Stop(ctx context.Context, name string, timeout time.Duration, f
 // haltRound is how long one halt signal is given before it is sent again:
 // an init that is still booting may miss the first one (seen with systemd
 // right after start), and a repeated halt request is harmless.
-const haltRound = 5 * time.Second
+const haltRound = 3 * time.Second
 
 // shutdown sends the halt signal and waits up to timeout, resending it every
 // haltRound. It uses a fresh handle because go-lxc holds the handle's lock

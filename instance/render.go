@@ -3,6 +3,7 @@ package instance
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -104,6 +105,9 @@ func (d *Driver) Render(spec Spec) (string, error) {
 	b.WriteString("\n# Mounts.\n")
 	kv("lxc.mount.auto", mountAuto(spec))
 	kv("lxc.mount.entry", "/sys/fs/fuse/connections sys/fs/fuse/connections none bind,optional 0 0")
+	for _, m := range spec.Mounts {
+		kv("lxc.mount.entry", mountEntry(m, spec.Privileged))
+	}
 	if h.lxcfs {
 		kv("lxc.hook.mount", lxcfsMountHook)
 		kv("lxc.hook.post-stop", lxcfsStopHook)
@@ -216,4 +220,20 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// mountEntry renders a bind mount as an fstab-style lxc.mount.entry; the
+// target is relative to the rootfs, as liblxc wants it.
+func mountEntry(m Mount, privileged bool) string {
+	opts := "bind,create=dir"
+	if st, err := os.Stat(m.Source); err == nil && !st.IsDir() {
+		opts = "bind,create=file"
+	}
+	if m.ReadOnly {
+		opts += ",ro"
+	}
+	if m.Idmap && !privileged {
+		opts += ",idmap=container"
+	}
+	return fmt.Sprintf("%s %s none %s 0 0", m.Source, strings.TrimPrefix(path.Clean(m.Path), "/"), opts)
 }

@@ -285,3 +285,34 @@ func TestReadyFileStaysInRoot(t *testing.T) {
 		})
 	}
 }
+
+func TestRenderMounts(t *testing.T) {
+	d := New(t.TempDir())
+	spec := Spec{Name: "m1", Rootfs: "/var/lib/x/rootfs", IDMap: IDMap{HostUID: 1000000, HostGID: 1000000, Size: 65536},
+		Mounts: []Mount{{Source: t.TempDir(), Path: "/var/www", Idmap: true}, {Source: "/etc/hostname", Path: "/etc/host-name", ReadOnly: true}}}
+	out, err := d.Render(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"lxc.mount.entry = " + spec.Mounts[0].Source + " var/www none bind,create=dir,idmap=container 0 0",
+		"lxc.mount.entry = /etc/hostname etc/host-name none bind,create=file,ro 0 0",
+	}
+	for _, w := range want {
+		if !strings.Contains(out, w+"\n") {
+			t.Errorf("render lacks %q:\n%s", w, out)
+		}
+	}
+	for _, bad := range []Mount{
+		{Source: "relative", Path: "/x"},
+		{Source: "/a b", Path: "/x"},
+		{Source: "/a", Path: "/x/../../etc"},
+		{Source: "/a", Path: "/"},
+		{Source: "/a\nlxc.init.cmd = /evil", Path: "/x"},
+	} {
+		spec.Mounts = []Mount{bad}
+		if _, err := d.Render(spec); !errors.Is(err, ErrInvalidSpec) {
+			t.Errorf("mount %+v: err = %v, want ErrInvalidSpec", bad, err)
+		}
+	}
+}

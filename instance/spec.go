@@ -2,8 +2,10 @@ package instance
 
 import (
 	"fmt"
+	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -59,6 +61,18 @@ type Spec struct {
 	RawLXC string
 	// NICs are veth interfaces; none means the guest has no network.
 	NICs []NIC
+	// Mounts are host directories or files bound into the guest.
+	Mounts []Mount
+}
+
+// Mount binds a host path into the guest. With Idmap (unprivileged guests)
+// the bind is an idmapped mount: files owned by host root show as the
+// guest's root, so nothing needs chowning.
+type Mount struct {
+	Source   string // absolute host path
+	Path     string // absolute path in the guest
+	ReadOnly bool
+	Idmap    bool
 }
 
 var (
@@ -137,6 +151,16 @@ func (s *Spec) validate() error {
 		line = strings.TrimSpace(line)
 		if line != "" && !strings.HasPrefix(line, "#") && !rawKeyRe.MatchString(line) {
 			return bad("raw.lxc line %q is not a liblxc key = value", line)
+		}
+	}
+	for i, m := range s.Mounts {
+		if !path.IsAbs(m.Source) || !path.IsAbs(m.Path) || path.Clean(m.Path) == "/" {
+			return bad("mount %d: source and path must be absolute (and path not /)", i)
+		}
+		for _, p := range []string{m.Source, m.Path} {
+			if hasBadChar(p) || strings.ContainsAny(p, " \t\\") || slices.Contains(strings.Split(p, "/"), "..") {
+				return bad("mount %d: path %q has whitespace, a backslash, \"..\" or a control character", i, p)
+			}
 		}
 	}
 	for i, n := range s.NICs {

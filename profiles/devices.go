@@ -124,7 +124,11 @@ func validateDisk(name string, dev map[string]string) error {
 		return nil
 	}
 	if dev["pool"] != "" {
-		return fmt.Errorf("device %q: %w: \"pool\" is only valid on the root disk (custom volumes are not supported yet)", name, ErrInvalidDevice)
+		// A custom volume of that pool: source is the volume's name.
+		if err := validVolumeName(dev["source"]); err != nil {
+			return fmt.Errorf("device %q: %w: source %q: %v", name, ErrInvalidDevice, dev["source"], err)
+		}
+		return nil
 	}
 	if dev["size"] != "" {
 		return fmt.Errorf("device %q: %w: \"size\" is only valid on the root disk", name, ErrInvalidDevice)
@@ -136,9 +140,16 @@ func validateDisk(name string, dev map[string]string) error {
 	if err := validAbsPath(src); err != nil {
 		return fmt.Errorf("device %q: %w: source %q: %v", name, ErrInvalidDevice, src, err)
 	}
-	// Host directories as disks come with the storage issue; until the
-	// daemon mounts them they are refused rather than silently ignored.
-	return fmt.Errorf("device %q: %w: disk devices other than the root disk are not supported yet", name, ErrUnsupportedDevice)
+	return nil
+}
+
+// validVolumeName wants a custom volume name: hostname-like, so it is safe
+// in a path.
+func validVolumeName(v string) error {
+	if v == "" || len(v) > 63 || strings.ContainsAny(v, "/ \t") || strings.HasPrefix(v, ".") || hasControl(v) {
+		return fmt.Errorf("not a valid volume name")
+	}
+	return nil
 }
 
 // validAbsPath wants an absolute path without ".." components, so that a
@@ -146,6 +157,9 @@ func validateDisk(name string, dev map[string]string) error {
 func validAbsPath(p string) error {
 	if !path.IsAbs(p) {
 		return fmt.Errorf("must be absolute")
+	}
+	if strings.ContainsAny(p, " \t\\") {
+		return fmt.Errorf("must not contain whitespace or backslashes")
 	}
 	for elem := range strings.SplitSeq(p, "/") {
 		if elem == ".." {
