@@ -68,6 +68,7 @@ func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force boo
 	}
 	d.cache.forget(inst.Name)
 	d.stopProxies(inst.Name, devs)
+	clearNICLimits(inst, devs)
 	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("instance deleted", "instance", inst.Name)
 	return nil

@@ -23,6 +23,10 @@ func (d *daemon) instancePut(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	if put.Restore != "" {
+		d.instanceRestore(w, r, name, put.Restore)
+		return
+	}
 	err := d.updateInstance(r, name, func(inst *db.Instance) {
 		// volatile.* and image.* are the daemon's: a PUT cannot drop them.
 		keep := map[string]string{}
@@ -165,6 +169,12 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if err != nil {
 			return err
 		}
+		if _, err := d.diskMounts(devs); err != nil {
+			return err
+		}
+		if err := d.checkQuotaSupport(devs); err != nil {
+			return err
+		}
 		if pool != inst.Pool {
 			return fmt.Errorf("%w: the root disk's pool cannot change (%q to %q)", api.ErrInvalid, inst.Pool, pool)
 		}
@@ -186,13 +196,20 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	}
 	_, devs := expand(inst, profs)
 	d.reloadNetworks(ctx, append(networksOf(inst, oldDevs), networksOf(inst, devs)...)...)
+	// The root disk's size applies at once, running or not.
+	if err := d.applyQuota(ctx, inst, profs); err != nil {
+		return err
+	}
 	if running {
 		// Port forwards apply live; everything else at the next start.
 		d.stopProxies(name, oldDevs)
 		if err := d.startProxies(name, devs); err != nil {
 			return err
 		}
-		slog.Info("instance config changed; takes effect at next start", "instance", name)
+		if err := applyNICLimits(inst, devs); err != nil {
+			return err
+		}
+		slog.Info("instance config changed: port forwards and nic limits applied now, the rest at next start", "instance", name)
 		return nil
 	}
 	spec, err := d.spec(inst, profs)
@@ -200,4 +217,18 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		return err
 	}
 	return d.lxc.Create(ctx, spec)
+}
+
+// instanceRestore answers PUT {"restore": SNAP}.
+func (d *daemon) instanceRestore(w http.ResponseWriter, r *http.Request, name, snap string) {
+	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error { _, err := tx.SnapshotGet(r.Context(), name, snap); return err })
+	if err != nil {
+		errorResponse(w, err)
+		return
+	}
+	res := map[string][]string{"instances": {"/1.0/instances/" + name}}
+	op := d.ops.start(d.bg, api.OperationClassTask, "Restoring snapshot", res, false, func(ctx context.Context, op *operation) error {
+		return d.withLock(ctx, name, func() error { return d.restoreSnapshot(ctx, op, name, snap) })
+	})
+	asyncResponse(w, op)
 }

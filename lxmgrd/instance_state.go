@@ -130,7 +130,11 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	}
 	st := d.cache.refresh(name)
 	_, devs := expand(inst, profs)
-	if err := d.startProxies(name, devs); err != nil {
+	err = d.startProxies(name, devs)
+	if err == nil {
+		err = applyNICLimits(inst, devs)
+	}
+	if err != nil {
 		d.stopProxies(name, devs)
 		d.lxc.Stop(context.Background(), name, 0, true)
 		d.cache.refresh(name)
@@ -226,6 +230,7 @@ func (d *daemon) stopInstance(ctx context.Context, name string, timeout time.Dur
 	if inst, profs, lerr := d.loadInstance(ctx, name); lerr == nil {
 		_, devs := expand(inst, profs)
 		d.stopProxies(name, devs)
+		clearNICLimits(inst, devs)
 	}
 	if err != nil {
 		return fmt.Errorf("stop instance %q: %w", name, err)

@@ -86,6 +86,13 @@ func (d *daemon) stateOf(inst db.Instance, devs api.Devices, withUsage bool) *ap
 	if st.Pid != 0 {
 		out.Network = d.networkState(inst, devs, withUsage)
 	}
+	if withUsage {
+		if pool, err := d.pool(inst.Pool); err == nil {
+			if used, err := pool.Usage(context.Background(), inst.Name); err == nil {
+				out.Disk["root"] = api.InstanceStateDisk{Usage: used}
+			}
+		}
+	}
 	if withUsage && st.Pid != 0 {
 		if u, err := d.lxc.Usage(inst.Name); err == nil {
 			out.Memory = api.InstanceStateMemory{Usage: u.MemoryBytes, UsagePeak: u.MemoryPeakBytes}
@@ -147,6 +154,9 @@ func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, err
 		}
 	}
 	s.NICs = specNICs(inst, devs)
+	if s.Mounts, err = d.diskMounts(devs); err != nil {
+		return instance.Spec{}, err
+	}
 	env := map[string]string{}
 	for k, v := range cfg {
 		if len(k) > len("environment.") && k[:len("environment.")] == "environment." {

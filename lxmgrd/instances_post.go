@@ -26,7 +26,19 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
-	inst, ref, privileged, err := d.validateCreate(r.Context(), &req)
+	var inst db.Instance
+	var ref string
+	var privileged bool
+	var err error
+	var copyFrom *copySource
+	if req.Source.Type == "copy" {
+		copyFrom, err = d.validateCopy(r.Context(), &req)
+		if err == nil {
+			inst, privileged = copyFrom.inst, copyFrom.privileged
+		}
+	} else {
+		inst, ref, privileged, err = d.validateCreate(r.Context(), &req)
+	}
 	if err != nil {
 		errorResponse(w, err)
 		return
@@ -48,8 +60,10 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
 			return err
 		}
-		if err := d.checkNewProxies(devs, nil); err != nil {
-			return err
+		if req.Start || req.WaitReady {
+			if err := d.checkNewProxies(devs, nil); err != nil {
+				return err
+			}
 		}
 		return tx.InstanceCreate(ctx, &inst)
 	})
@@ -62,7 +76,13 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 	}
 	res := map[string][]string{"instances": {"/1.0/instances/" + inst.Name}}
 	op := d.ops.start(d.bg, api.OperationClassTask, "Creating instance", res, true, func(ctx context.Context, op *operation) error {
-		if err := d.createInstance(ctx, op, inst, ref); err != nil {
+		var err error
+		if copyFrom != nil {
+			err = d.copyInstance(ctx, op, inst, copyFrom)
+		} else {
+			err = d.createInstance(ctx, op, inst, ref)
+		}
+		if err != nil {
 			return err
 		}
 		if req.Start || req.WaitReady {
@@ -120,6 +140,12 @@ func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (in
 			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		if inst.Pool, err = rootPool(devs); err != nil {
+			return err
+		}
+		if _, err := d.diskMounts(devs); err != nil {
+			return err
+		}
+		if err := d.checkQuotaSupport(devs); err != nil {
 			return err
 		}
 		if _, err := d.pool(inst.Pool); err != nil {
@@ -182,6 +208,13 @@ func (d *daemon) createInstance(ctx context.Context, op *operation, inst db.Inst
 			slog.Error("revert: delete volume", "instance", inst.Name, "err", err)
 		}
 	})
+	profs, err := d.profilesOf(ctx, inst.Profiles)
+	if err != nil {
+		return err
+	}
+	if err := d.applyQuota(ctx, inst, profs); err != nil {
+		return err
+	}
 	for k, v := range img.Properties {
 		inst.Config["image."+k] = v
 	}
@@ -189,10 +222,6 @@ func (d *daemon) createInstance(ctx context.Context, op *operation, inst db.Inst
 	inst.ImageFingerprint = img.Fingerprint
 	inst.CreationState = "created"
 
-	profs, err := d.profilesOf(ctx, inst.Profiles)
-	if err != nil {
-		return err
-	}
 	spec, err := d.spec(inst, profs)
 	if err != nil {
 		return err

@@ -77,6 +77,12 @@ func (d *daemon) initNetworks(ctx context.Context) error {
 			slog.Error("network could not be brought up", "network", n.Name, "err", err)
 		}
 	}
+	// Shaping devices of guests that stopped while the daemon was away.
+	if pruned, err := network.PruneLinkLimits(); err != nil {
+		slog.Warn("prune nic limits", "err", err)
+	} else if len(pruned) > 0 {
+		slog.Info("removed shaping of gone interfaces", "links", pruned)
+	}
 	return d.syncFirewall(ctx)
 }
 

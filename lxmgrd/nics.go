@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/lxmgr/lxmgr/db"
 	"github.com/lxmgr/lxmgr/instance"
 	"github.com/lxmgr/lxmgr/network"
+	"github.com/lxmgr/lxmgr/profiles"
 )
 
 // nicInfo is one nic of one instance, resolved from its expanded devices.
@@ -244,4 +246,50 @@ func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool)
 		out[n.name] = st
 	}
 	return out
+}
+
+// applyNICLimits shapes the host side of each nic with limits.ingress /
+// limits.egress (traffic into / out of the guest) and clears the shaping of
+// nics without limits. The veths exist only while the guest runs, so this
+// runs after every start and after a live change.
+func applyNICLimits(inst db.Instance, devs api.Devices) error {
+	for _, n := range nicsOf(inst, devs) {
+		dev := devs[n.device]
+		var in, out int64
+		var err error
+		if v := dev["limits.ingress"]; v != "" {
+			if in, err = profiles.ParseBitRate(v); err != nil {
+				return fmt.Errorf("device %q: %w", n.device, err)
+			}
+		}
+		if v := dev["limits.egress"]; v != "" {
+			if out, err = profiles.ParseBitRate(v); err != nil {
+				return fmt.Errorf("device %q: %w", n.device, err)
+			}
+		}
+		link := hostVeth(inst.Name, n.device)
+		if in == 0 && out == 0 {
+			if err := network.ClearLinkLimits(link); err != nil {
+				return fmt.Errorf("device %q: clear limits: %w", n.device, err)
+			}
+			continue
+		}
+		if err := network.SetLinkLimits(link, in, out); err != nil {
+			return fmt.Errorf("device %q: limits: %w", n.device, err)
+		}
+	}
+	return nil
+}
+
+// clearNICLimits removes the shaping of an instance's nics (and the helper
+// devices it needs) once the guest stopped.
+func clearNICLimits(inst db.Instance, devs api.Devices) {
+	for _, n := range nicsOf(inst, devs) {
+		if devs[n.device]["limits.ingress"] == "" && devs[n.device]["limits.egress"] == "" {
+			continue
+		}
+		if err := network.ClearLinkLimits(hostVeth(inst.Name, n.device)); err != nil {
+			slog.Warn("clear nic limits", "instance", inst.Name, "device", n.device, "err", err)
+		}
+	}
 }

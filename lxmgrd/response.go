@@ -47,6 +47,8 @@ var errorCodes = []struct {
 	{storage.ErrInvalidName, http.StatusBadRequest},
 	{image.ErrUnsafeTarball, http.StatusBadRequest},
 	{image.ErrFingerprintMismatch, http.StatusBadRequest},
+	{storage.ErrNotSupported, http.StatusBadRequest},
+	{storage.ErrPoolFull, http.StatusInsufficientStorage},
 	{api.ErrForbidden, http.StatusForbidden},
 	{api.ErrPrecondition, http.StatusPreconditionFailed},
 }

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 export DEBIAN_FRONTEND=noninteractive
 
-pkgs="lxc lxc-dev debootstrap busybox-static uidmap lxcfs iproute2 dnsmasq-base nftables gcc pkg-config"
+pkgs="lxc lxc-dev debootstrap busybox-static uidmap lxcfs iproute2 dnsmasq-base nftables btrfs-progs gcc pkg-config"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -169,6 +169,7 @@ func (e *env) teardown() {
 	// Anything still holding the directory (a monitor that lost its guest).
 	exec.Command("pkill", "-9", "-f", e.dir).Run()
 	umountBelow(e.dir)
+	detachLoops(e.dir)
 	if e.netns != "" {
 		exec.Command("ip", "netns", "del", e.netns).Run()
 	}
@@ -262,4 +263,18 @@ func cleanupInstance(t *testing.T, names ...string) {
 			lxmgr(t, "delete", "--force", n)
 		}
 	})
+}
+
+// detachLoops detaches loop devices whose backing file lies under dir (the
+// loop-backed pools of the daemon under test).
+func detachLoops(dir string) {
+	files, _ := filepath.Glob("/sys/block/loop*/loop/backing_file")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || !strings.HasPrefix(strings.TrimSpace(string(b)), dir+"/") {
+			continue
+		}
+		dev := "/dev/" + filepath.Base(filepath.Dir(filepath.Dir(f)))
+		exec.Command("losetup", "-d", dev).Run()
+	}
 }

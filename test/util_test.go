@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -53,4 +54,30 @@ func writeEvilTar(t *testing.T, path string) {
 		tw.Write([]byte(body))
 	}
 	tw.Close()
+}
+
+func execCombined(name string, args ...string) (string, error) {
+	out, err := exec.Command(name, args...).CombinedOutput()
+	return string(out), err
+}
+
+type syscallStat struct{ uid, gid uint32 }
+
+func statOwner(path string, st *syscallStat) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	sys := fi.Sys().(*syscall.Stat_t)
+	st.uid, st.gid = sys.Uid, sys.Gid
+	return nil
+}
+
+func slicesContains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
