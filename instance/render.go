@@ -16,7 +16,7 @@ var (
 	seccompProfile = "/usr/share/lxc/config/common.seccomp"
 	lxcfsProbe     = "/var/lib/lxcfs/proc"
 	lxcfsMountHook = "/usr/share/lxcfs/lxc.mount.hook"
-	lxcfsStopHook  = "/usr/share/lxcfs/lxc.reboot.hook2"
+	lxcfsStopHook  = "/usr/share/lxcfs/lxc.reboot.hook"
 )
 
 // hostInfo is what the rendered config depends on besides the spec. It is
@@ -159,6 +159,15 @@ func (d *Driver) Render(spec Spec) (string, error) {
 		}
 		if l.Processes > 0 {
 			cg("pids.max", "pids.max", l.Processes)
+		}
+		for _, item := range limitItems(l, h.cgroup2) {
+			if item.set {
+				if h.cgroup2 {
+					kv("lxc.cgroup2."+item.key, item.value)
+				} else {
+					kv("lxc.cgroup."+item.key, item.value)
+				}
+			}
 		}
 	}
 

@@ -24,6 +24,14 @@ type Limits struct {
 	CPUCount int
 	// Processes is the maximum number of tasks (0 = none).
 	Processes int64
+	// NoSwap forbids swapping (memory+swap capped at MemoryBytes).
+	NoSwap bool
+	// CPUShares is the relative CPU weight (1024 = normal; 0 = default).
+	CPUShares int64
+	// CPUQuotaUS/CPUPeriodUS is a hard CPU time quota (0 = none).
+	CPUQuotaUS, CPUPeriodUS int64
+	// BlkioWeight is the block I/O weight, 10-1000 (0 = default).
+	BlkioWeight int
 }
 
 // NIC is a veth interface attached to a host bridge. HostName names the
@@ -178,7 +186,7 @@ func (s *Spec) validate() error {
 }
 
 func (l *Limits) validate() error {
-	if l.MemoryBytes < 0 || l.CPUCount < 0 || l.Processes < 0 {
+	if l.MemoryBytes < 0 || l.CPUCount < 0 || l.Processes < 0 || l.CPUShares < 0 || l.CPUQuotaUS < 0 || l.CPUPeriodUS < 0 || l.BlkioWeight < 0 {
 		return fmt.Errorf("%w: negative limit", ErrInvalidSpec)
 	}
 	if l.CPUs != "" && !cpusetRe.MatchString(l.CPUs) {
