@@ -30,10 +30,13 @@ const busyboxInittab = `# Written by lxmgr. No getty on any tty: the console is 
 const busyboxRCS = `#!/bin/sh
 # Written by lxmgr: minimal boot of a busybox guest.
 export PATH=/sbin:/bin:/usr/sbin:/usr/bin
-mountpoint -q /proc || mount -t proc proc /proc
-mountpoint -q /sys || mount -t sysfs sysfs /sys 2>/dev/null
-mountpoint -q /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
-mountpoint -q /tmp || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp 2>/dev/null
+# Debian's static busybox has no mountpoint applet: look in /proc/mounts.
+# Mounting /proc again would hide what liblxc and lxcfs put there.
+mounted() { [ -r /proc/mounts ] && grep -q "^[^ ]* $1 " /proc/mounts; }
+mounted /proc || mount -t proc proc /proc
+mounted /sys || mount -t sysfs sysfs /sys 2>/dev/null
+mounted /run || mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
+mounted /tmp || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /tmp 2>/dev/null
 mkdir -p /run/lock /dev/pts /dev/shm
 ip link set lo up 2>/dev/null
 if [ -e /sys/class/net/eth0 ]; then

@@ -15,9 +15,10 @@ var debianVersions = map[string]string{"bullseye": "11", "bookworm": "12", "trix
 
 // debianPackages are installed on top of debootstrap's minbase: enough for
 // systemd as init, DHCP through systemd-networkd and DNS through
-// systemd-resolved (a separate package since bookworm).
+// systemd-resolved (a separate package since bookworm), plus procps (ps,
+// free, top: what an admin reaches for first).
 func debianPackages(suite string) []string {
-	pkgs := []string{"systemd", "systemd-sysv", "dbus", "iproute2"}
+	pkgs := []string{"systemd", "systemd-sysv", "dbus", "iproute2", "procps"}
 	if suite != "bullseye" {
 		pkgs = append(pkgs, "systemd-resolved")
 	}
