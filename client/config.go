@@ -15,11 +15,13 @@ type InstanceConfigPatch struct {
 	// Devices holds devices to add or replace whole, by name; a nil device
 	// removes it.
 	Devices api.Devices
+	// Profiles, when not nil, replaces the instance's list of profiles.
+	Profiles []string
 }
 
 // IsEmpty reports whether the patch would change nothing.
 func (p InstanceConfigPatch) IsEmpty() bool {
-	return len(p.Config) == 0 && len(p.Devices) == 0
+	return len(p.Config) == 0 && len(p.Devices) == 0 && p.Profiles == nil
 }
 
 // body is the PATCH body: only the fields the patch touches, so that the
@@ -33,15 +35,19 @@ func (p InstanceConfigPatch) body() map[string]any {
 	if p.Devices != nil {
 		b["devices"] = p.Devices
 	}
+	if p.Profiles != nil {
+		b["profiles"] = p.Profiles
+	}
 	return b
 }
 
 // PatchInstanceConfig merges p into an instance. With a non-empty etag the
 // daemon refuses the change when the instance changed since it was read:
-// the error is then a *ChangedError.
-func (c *Client) PatchInstanceConfig(ctx context.Context, name string, p InstanceConfigPatch, etag string) error {
-	err := c.sync(ctx, request{method: http.MethodPatch, path: "/1.0/instances/" + esc(name), body: p.body(), etag: etag})
-	return changed("instance", name, err)
+// the error is then a *ChangedError. The result says which changes a
+// running instance only picks up at its next start.
+func (c *Client) PatchInstanceConfig(ctx context.Context, name string, p InstanceConfigPatch, etag string) (Applied, error) {
+	a, err := c.change(ctx, request{method: http.MethodPatch, path: "/1.0/instances/" + esc(name), body: p.body(), etag: etag})
+	return a, changed("instance", name, err)
 }
 
 // ModifyInstanceConfig reads an instance, lets change compute a patch from
@@ -49,17 +55,17 @@ func (c *Client) PatchInstanceConfig(ctx context.Context, name string, p Instanc
 // A change someone else made in between is therefore refused with a
 // *ChangedError rather than silently merged with or overwritten. An empty
 // patch sends nothing. Errors of change are returned as they are.
-func (c *Client) ModifyInstanceConfig(ctx context.Context, name string, change func(api.Instance) (InstanceConfigPatch, error)) error {
+func (c *Client) ModifyInstanceConfig(ctx context.Context, name string, change func(api.Instance) (InstanceConfigPatch, error)) (Applied, error) {
 	inst, etag, err := c.GetInstance(ctx, name)
 	if err != nil {
-		return err
+		return Applied{}, err
 	}
 	p, err := change(inst)
 	if err != nil {
-		return err
+		return Applied{}, err
 	}
 	if p.IsEmpty() {
-		return nil
+		return Applied{}, nil
 	}
 	return c.PatchInstanceConfig(ctx, name, p, etag)
 }

@@ -32,20 +32,6 @@ func (c *Client) DeleteImage(ctx context.Context, ref string) (*Operation, error
 	return c.async(ctx, request{method: http.MethodDelete, path: "/1.0/images/" + esc(ref)})
 }
 
-// GetProfiles lists profiles.
-func (c *Client) GetProfiles(ctx context.Context) ([]api.Profile, error) {
-	var out []api.Profile
-	_, err := c.get(ctx, "/1.0/profiles?recursion=1", &out)
-	return out, err
-}
-
-// GetProfile returns one profile and its ETag.
-func (c *Client) GetProfile(ctx context.Context, name string) (api.Profile, string, error) {
-	var p api.Profile
-	etag, err := c.get(ctx, "/1.0/profiles/"+esc(name), &p)
-	return p, etag, err
-}
-
 // ImportImage uploads an LXD-format unified image tarball. fingerprint, if
 // not "", is checked by the daemon against the upload.
 func (c *Client) ImportImage(ctx context.Context, tarball io.Reader, filename, fingerprint string) (*Operation, error) {
@@ -60,19 +46,4 @@ func (c *Client) ImportImage(ctx context.Context, tarball io.Reader, filename, f
 func (c *Client) CreateImageAlias(ctx context.Context, alias, fingerprint, description string) error {
 	body := map[string]string{"name": alias, "target": fingerprint, "description": description}
 	return c.sync(ctx, request{method: http.MethodPost, path: "/1.0/images/aliases", body: body})
-}
-
-// CreateProfile creates a profile.
-func (c *Client) CreateProfile(ctx context.Context, p api.ProfilesPost) error {
-	return c.sync(ctx, request{method: http.MethodPost, path: "/1.0/profiles", body: p})
-}
-
-// UpdateProfile replaces a profile (PUT). etag may be "".
-func (c *Client) UpdateProfile(ctx context.Context, name string, put api.ProfilePut, etag string) error {
-	return c.sync(ctx, request{method: http.MethodPut, path: "/1.0/profiles/" + esc(name), body: put, etag: etag})
-}
-
-// DeleteProfile removes an unused profile (never "default").
-func (c *Client) DeleteProfile(ctx context.Context, name string) error {
-	return c.sync(ctx, request{method: http.MethodDelete, path: "/1.0/profiles/" + esc(name)})
 }

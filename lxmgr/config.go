@@ -14,7 +14,8 @@ import (
 
 func newConfigCmd(g *globals) *cobra.Command {
 	return newGroupCmd("config", "Show and change an instance's config keys and devices",
-		newConfigShowCmd(g), newConfigGetCmd(g), newConfigSetCmd(g), newConfigUnsetCmd(g), newConfigDeviceCmd(g))
+		newConfigShowCmd(g), newConfigGetCmd(g), newConfigSetCmd(g), newConfigUnsetCmd(g), newConfigEditCmd(g),
+		newConfigDeviceCmd(g))
 }
 
 // configView is what config show prints: the instance's own config and
@@ -43,9 +44,10 @@ func newConfigShowCmd(g *globals) *cobra.Command {
 	var expanded bool
 	cmd := &cobra.Command{
 		Use:   "show NAME",
-		Short: "Show an instance's config and devices as YAML",
-		Long: "Show the config keys and devices set on the instance itself, or with --expanded\n" +
-			"the effective ones, with its profiles applied.",
+		Short: "Show an instance's config, devices and profiles as YAML",
+		Long: "Show the config keys and devices set on the instance itself, with its profiles,\n" +
+			"description and ephemeral flag, as 'config edit' reads them; with --expanded the\n" +
+			"effective config and devices, with its profiles applied.",
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validateNames(args[0]); err != nil {
@@ -55,7 +57,7 @@ func newConfigShowCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("config show %s: %w", args[0], err)
 			}
-			return writeYAML(os.Stdout, viewOf(inst, expanded))
+			return writeYAML(os.Stdout, instanceDocOf(inst, expanded))
 		},
 	}
 	cmd.Flags().BoolVarP(&expanded, "expanded", "e", false, "show the effective config (profiles applied)")
@@ -162,17 +164,20 @@ func newConfigUnsetCmd(g *globals) *cobra.Command {
 	}
 }
 
-// modifyConfig runs one read-patch cycle (GET, then PATCH with If-Match).
+// modifyConfig runs one read-patch cycle (GET, then PATCH with If-Match)
+// and says on stderr which changes wait for the instance's next restart.
 func modifyConfig(cmd *cobra.Command, c *client.Client, name string, change func(api.Instance) (client.InstanceConfigPatch, error)) error {
-	if err := c.ModifyInstanceConfig(cmd.Context(), name, change); err != nil {
+	applied, err := c.ModifyInstanceConfig(cmd.Context(), name, change)
+	if err != nil {
 		return fmt.Errorf("%s %s: %w", strings.TrimPrefix(cmd.CommandPath(), "lxmgr "), name, err)
 	}
+	reportRestart(cmd.ErrOrStderr(), applied)
 	return nil
 }
 
 func newConfigDeviceCmd(g *globals) *cobra.Command {
 	return newGroupCmd("device", "Add, remove, show and change an instance's devices",
-		newDeviceAddCmd(g), newDeviceRemoveCmd(g), newDeviceShowCmd(g), newDeviceSetCmd(g))
+		newDeviceAddCmd(g), newDeviceRemoveCmd(g), newDeviceShowCmd(g), newDeviceSetCmd(g), newDeviceOverrideCmd(g))
 }
 
 // validateDeviceName checks a device name: 1 to 64 letters, digits, '-',
@@ -205,25 +210,35 @@ func parseDeviceAdd(args []string) (inst, dev string, device map[string]string, 
 	if len(args) < 3 {
 		return "", "", nil, fmt.Errorf("want NAME DEVICE TYPE [KEY=VALUE...], got %d arguments", len(args))
 	}
-	inst, dev, typ := args[0], args[1], args[2]
+	inst, dev = args[0], args[1]
 	if err := validateNames(inst); err != nil {
 		return "", "", nil, err
 	}
-	if err := validateDeviceName(dev); err != nil {
-		return "", "", nil, err
-	}
-	if typ == "" || strings.ContainsAny(typ, "= \t\r\n/") {
-		return "", "", nil, fmt.Errorf("%w: device type %q: want a type such as disk, nic or proxy", api.ErrInvalid, typ)
-	}
-	device, err = parseKeyValues("device", args[3:])
+	device, err = parseDevice(dev, args[2], args[3:])
 	if err != nil {
 		return "", "", nil, err
 	}
+	return inst, dev, device, nil
+}
+
+// parseDevice reads the DEVICE TYPE [KEY=VALUE...] arguments of a device
+// add (of an instance or a profile) into the device ("type" set to TYPE).
+func parseDevice(dev, typ string, items []string) (map[string]string, error) {
+	if err := validateDeviceName(dev); err != nil {
+		return nil, err
+	}
+	if typ == "" || strings.ContainsAny(typ, "= \t\r\n/") {
+		return nil, fmt.Errorf("%w: device type %q: want a type such as disk, nic or proxy", api.ErrInvalid, typ)
+	}
+	device, err := parseKeyValues("device", items)
+	if err != nil {
+		return nil, err
+	}
 	if t, ok := device["type"]; ok && t != typ {
-		return "", "", nil, fmt.Errorf("%w: device %s: type=%s contradicts the type argument %q", api.ErrInvalid, dev, t, typ)
+		return nil, fmt.Errorf("%w: device %s: type=%s contradicts the type argument %q", api.ErrInvalid, dev, t, typ)
 	}
 	device["type"] = typ
-	return inst, dev, device, nil
+	return device, nil
 }
 
 func newDeviceAddCmd(g *globals) *cobra.Command {
@@ -260,7 +275,7 @@ func localDevice(inst api.Instance, dev string) (map[string]string, error) {
 		return d, nil
 	}
 	if _, ok := inst.ExpandedDevices[dev]; ok {
-		return nil, fmt.Errorf("%w: device %q of instance %s comes from a profile (%s); change the profile, or override the device with 'config device add'",
+		return nil, fmt.Errorf("%w: device %q of instance %s comes from a profile (%s); change the profile, or override the device with 'config device override'",
 			api.ErrInvalid, dev, inst.Name, strings.Join(inst.Profiles, ", "))
 	}
 	return nil, fmt.Errorf("%w: instance %s has no device %q", api.ErrNotFound, inst.Name, dev)
@@ -330,6 +345,12 @@ func deviceSetPatch(inst api.Instance, dev string, kv map[string]string) (map[st
 	if err != nil {
 		return nil, err
 	}
+	return mergeDevice(cur, dev, kv)
+}
+
+// mergeDevice returns cur with kv merged in: an empty value removes a key;
+// the type cannot change. cur is not modified.
+func mergeDevice(cur map[string]string, dev string, kv map[string]string) (map[string]string, error) {
 	merged := maps.Clone(cur)
 	if merged == nil {
 		merged = map[string]string{}

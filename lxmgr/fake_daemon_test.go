@@ -32,6 +32,10 @@ type fakeDaemon struct {
 	reqs     []fakeRequest
 	pool     api.StoragePool
 	snaps    []api.InstanceSnapshot
+	profiles map[string]api.Profile
+	// restartRequired is what a PATCH of the instance, and the operation
+	// of a PUT, report as waiting for the next restart.
+	restartRequired []string
 }
 
 type fakeRequest struct {
@@ -42,11 +46,12 @@ type fakeRequest struct {
 func newFakeDaemon(t *testing.T) *fakeDaemon {
 	t.Helper()
 	f := &fakeDaemon{
-		inst:    fixtureInstance(),
-		net:     api.Network{NetworkPut: api.NetworkPut{Config: map[string]string{"ipv4.address": "10.5.0.1/24", "ipv4.nat": "true"}, Description: "lab"}, Name: "lxm0", Type: "bridge", Managed: true, Status: "Created"},
-		version: 1,
-		pool:    fixturePool(),
-		snaps:   fixtureSnapshots(),
+		inst:     fixtureInstance(),
+		net:      api.Network{NetworkPut: api.NetworkPut{Config: map[string]string{"ipv4.address": "10.5.0.1/24", "ipv4.nat": "true"}, Description: "lab"}, Name: "lxm0", Type: "bridge", Managed: true, Status: "Created"},
+		version:  1,
+		pool:     fixturePool(),
+		snaps:    fixtureSnapshots(),
+		profiles: fixtureProfiles(),
 	}
 	f.socket = filepath.Join(t.TempDir(), "s.sock")
 	l, err := net.Listen("unix", f.socket)
@@ -112,8 +117,11 @@ func (f *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 				f.inst.Devices[k] = d
 			}
 		}
+		if _, ok := req.body["profiles"]; ok {
+			f.inst.Profiles = p.Profiles
+		}
 		f.version++
-		reply(200, nil)
+		reply(200, f.appliedMeta())
 	case "PATCH /1.0/networks/lxm0", "PUT /1.0/networks/lxm0":
 		var p api.NetworkPut
 		remarshalRaw(req.body, &p)
@@ -132,7 +140,7 @@ func (f *fakeDaemon) serve(w http.ResponseWriter, r *http.Request) {
 	case "POST /1.0/networks", "POST /1.0/networks/lxm0", "DELETE /1.0/networks/lxm0":
 		reply(200, nil)
 	default:
-		if !f.serveStorage(w, r, req, reply) {
+		if !f.serveStorage(w, r, req, reply) && !f.serveProfiles(r, req, reply) {
 			reply(404, "not found")
 			return
 		}

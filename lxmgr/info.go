@@ -47,6 +47,9 @@ func writeInfo(w io.Writer, i *api.InstanceFull) {
 	line("Description", i.Description)
 	line("Status", strings.ToUpper(instanceStatus(i)))
 	line("Type", instanceType(i))
+	if isPrivileged(i.ExpandedConfig) {
+		line("Privileged", "yes (guest root is host root)")
+	}
 	line("Architecture", i.Architecture)
 	line("Created", formatTime(i.CreatedAt))
 	if lu := formatTime(i.LastUsedAt); lu != "" {

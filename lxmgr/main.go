@@ -31,6 +31,9 @@ func main() {
 func run(ctx context.Context, args []string, stderr io.Writer) int {
 	root := newRootCmd()
 	root.SetArgs(args)
+	// Notes that are not errors (changes waiting for a restart) go to
+	// cmd.ErrOrStderr(); cobra itself prints no errors (SilenceErrors).
+	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -93,7 +96,7 @@ func newRootCmd() *cobra.Command {
 		newListCmd(g), newInfoCmd(g), newExecCmd(g), newFileCmd(g),
 		newImageCmd(g), newProfileCmd(g), newOperationCmd(g), newVersionCmd(g),
 		newNetworkCmd(g), newConfigCmd(g),
-		newStorageCmd(g), newSnapshotCmd(g), newCopyCmd(g),
+		newStorageCmd(g), newSnapshotCmd(g), newCopyCmd(g), newAdminCmd(g),
 	)
 	return root
 }

@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gopkg.in/yaml.v3"
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/client"
@@ -280,23 +276,9 @@ type networkEditDoc struct {
 
 // parseNetworkYAML reads an edited network document into the body of a PUT.
 func parseNetworkYAML(data []byte) (api.NetworkPut, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return api.NetworkPut{}, errors.New("the network document is empty")
-	}
 	var doc networkEditDoc
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return api.NetworkPut{}, errors.New("the network document is empty")
-		}
-		// yaml.v3 names the Go type in its messages; the user knows the keys.
-		msg := strings.ReplaceAll(oneLine(err.Error()), " not found in type main.networkEditDoc", " is unknown (editable: config, description)")
-		return api.NetworkPut{}, fmt.Errorf("parse network yaml: %s", msg)
-	}
-	var extra any
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return api.NetworkPut{}, errors.New("parse network yaml: want one document")
+	if err := decodeStrictYAML(data, &doc, "network", "config, description"); err != nil {
+		return api.NetworkPut{}, err
 	}
 	if doc.Config == nil {
 		doc.Config = map[string]string{}
@@ -327,8 +309,8 @@ func newNetworkEditCmd(g *globals) *cobra.Command {
 		Use:   "edit NAME",
 		Short: "Edit a network's config and description as YAML",
 		Long: "Edit a network as YAML. When stdin is not a terminal the new document is read from\n" +
-			"stdin; otherwise $EDITOR (default vi) opens it. The change is sent with the ETag read\n" +
-			"before editing, so if the network changed meanwhile nothing is saved and edit fails.",
+			"stdin; otherwise $VISUAL or $EDITOR (default vi) opens it. The change is sent with the\n" +
+			"ETag read before editing, so if the network changed meanwhile nothing is saved and edit fails.",
 		Example: "  lxmgr network edit lxm0\n  lxmgr network show lxm0 | sed s/10.5.0.1/10.7.0.1/ | lxmgr network edit lxm0",
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -336,110 +318,28 @@ func newNetworkEditCmd(g *globals) *cobra.Command {
 			if err := validateNetworkName(name); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
 			c := g.client()
-			n, etag, err := c.GetNetwork(ctx, name)
+			n, etag, err := c.GetNetwork(cmd.Context(), name)
 			if err != nil {
 				return fmt.Errorf("edit network %s: %w", name, err)
 			}
-			if !isTerminal(int(os.Stdin.Fd())) {
-				data, err := io.ReadAll(os.Stdin)
-				if err != nil {
-					return fmt.Errorf("edit network %s: read stdin: %w", name, err)
-				}
-				put, err := parseNetworkYAML(data)
-				if err != nil {
-					return fmt.Errorf("edit network %s: %w", name, err)
-				}
-				if err := c.UpdateNetwork(ctx, name, put, etag); err != nil {
-					return fmt.Errorf("edit network %s: %w", name, err)
-				}
-				return nil
-			}
-			return editNetworkInEditor(ctx, c, n, etag)
+			return networkEditFlow(cmd.Context(), c, n, etag).run(cmd.Context())
 		},
 	}
 }
 
-// editNetworkInEditor runs $EDITOR on the network until the result parses
-// (or the user gives up), then saves it. If saving fails, the edited file
-// is kept and its path given, so the work is not lost.
+// networkEditFlow edits network n, read with etag.
+func networkEditFlow(ctx context.Context, c *client.Client, n api.Network, etag string) editFlow[api.NetworkPut] {
+	return editFlow[api.NetworkPut]{
+		kind: "network", name: n.Name,
+		template: func() ([]byte, error) { return networkEditTemplate(n) },
+		parse:    parseNetworkYAML,
+		save:     func(put api.NetworkPut) error { return c.UpdateNetwork(ctx, n.Name, put, etag) },
+	}
+}
+
+// editNetworkInEditor runs the editor on network n, read with etag, and
+// saves the result.
 func editNetworkInEditor(ctx context.Context, c *client.Client, n api.Network, etag string) error {
-	text, err := networkEditTemplate(n)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp("", "lxmgr-network-"+n.Name+"-*.yaml")
-	if err != nil {
-		return fmt.Errorf("edit network %s: %w", n.Name, err)
-	}
-	path := f.Name()
-	keep := false
-	defer func() {
-		if !keep {
-			os.Remove(path)
-		}
-	}()
-	_, err = f.Write(text)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("edit network %s: write temp file: %w", n.Name, err)
-	}
-	in := bufio.NewReader(os.Stdin)
-	for {
-		if err := runEditor(ctx, path); err != nil {
-			return fmt.Errorf("edit network %s: %w", n.Name, err)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("edit network %s: %w", n.Name, err)
-		}
-		if len(bytes.TrimSpace(stripComments(data))) == 0 {
-			return fmt.Errorf("edit network %s: empty document, nothing changed", n.Name)
-		}
-		put, err := parseNetworkYAML(data)
-		if err == nil {
-			if err := c.UpdateNetwork(ctx, n.Name, put, etag); err != nil {
-				keep = true
-				return fmt.Errorf("edit network %s: %w (your edit is kept in %s)", n.Name, err, path)
-			}
-			return nil
-		}
-		fmt.Fprintf(os.Stderr, "Error: %s\nPress enter to edit again, or ctrl+c to abort: ", oneLine(err.Error()))
-		if _, rerr := in.ReadString('\n'); rerr != nil {
-			return fmt.Errorf("edit network %s: %w", n.Name, err)
-		}
-	}
-}
-
-// stripComments drops the lines that are YAML comments.
-func stripComments(data []byte) []byte {
-	var out []byte
-	for _, l := range bytes.SplitAfter(data, []byte("\n")) {
-		if !bytes.HasPrefix(bytes.TrimSpace(l), []byte("#")) {
-			out = append(out, l...)
-		}
-	}
-	return out
-}
-
-// runEditor opens path in $VISUAL or $EDITOR (default vi) on the terminal.
-// The variable may carry arguments ("code --wait").
-func runEditor(ctx context.Context, path string) error {
-	editor := os.Getenv("VISUAL")
-	if editor == "" {
-		editor = os.Getenv("EDITOR")
-	}
-	argv := strings.Fields(editor)
-	if len(argv) == 0 {
-		argv = []string{"vi"}
-	}
-	cmd := exec.CommandContext(ctx, argv[0], append(argv[1:], path)...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("editor %s: %w", argv[0], err)
-	}
-	return nil
+	return networkEditFlow(ctx, c, n, etag).inEditor(ctx)
 }

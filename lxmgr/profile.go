@@ -12,7 +12,35 @@ import (
 )
 
 func newProfileCmd(g *globals) *cobra.Command {
-	return newGroupCmd("profile", "Show profiles", newProfileListCmd(g), newProfileShowCmd(g))
+	return newGroupCmd("profile", "Manage profiles (config and devices shared by instances)",
+		newProfileListCmd(g), newProfileShowCmd(g), newProfileCreateCmd(g), newProfileCopyCmd(g),
+		newProfileRenameCmd(g), newProfileDeleteCmd(g), newProfileEditCmd(g), newProfileImportCmd(g),
+		newProfileSetCmd(g), newProfileUnsetCmd(g), newProfileDeviceCmd(g),
+		newProfileAddCmd(g), newProfileRemoveCmd(g))
+}
+
+// validateProfileNames checks profile names before any request is sent.
+func validateProfileNames(names ...string) error {
+	for _, n := range names {
+		if err := api.ValidateName("profile", n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// normalizeProfile gives nil maps and lists their empty value, so that
+// show prints "config: {}" rather than null.
+func normalizeProfile(p *api.Profile) {
+	if p.Config == nil {
+		p.Config = map[string]string{}
+	}
+	if p.Devices == nil {
+		p.Devices = api.Devices{}
+	}
+	if p.UsedBy == nil {
+		p.UsedBy = []string{}
+	}
 }
 
 // profileRows renders the profile table.
@@ -58,13 +86,14 @@ func newProfileShowCmd(g *globals) *cobra.Command {
 		Short: "Show a profile as YAML",
 		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := api.ValidateName("profile", args[0]); err != nil {
+			if err := validateProfileNames(args[0]); err != nil {
 				return err
 			}
 			p, _, err := g.client().GetProfile(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("show profile %s: %w", args[0], err)
 			}
+			normalizeProfile(&p)
 			return writeYAML(os.Stdout, p)
 		},
 	}

@@ -50,7 +50,7 @@ func replyAsync(w http.ResponseWriter) {
 func (f *fakeDaemon) serveStorage(w http.ResponseWriter, r *http.Request, req fakeRequest, reply func(int, any)) bool {
 	switch r.Method + " " + r.URL.Path {
 	case "GET /1.0/operations/op1/wait":
-		reply(200, api.Operation{ID: "op1", Status: "Success", StatusCode: api.Success})
+		reply(200, api.Operation{ID: "op1", Status: "Success", StatusCode: api.Success, Metadata: f.appliedMeta()})
 	case "GET /1.0/storage-pools":
 		reply(200, []api.StoragePool{f.pool, {Name: "broken", Driver: "btrfs", Status: "Unavailable"}})
 	case "GET /1.0/storage-pools/default":
@@ -81,11 +81,6 @@ func (f *fakeDaemon) serveStorage(w http.ResponseWriter, r *http.Request, req fa
 		reply(200, nil)
 	case "GET /1.0/instances/web1/snapshots":
 		reply(200, f.snaps)
-	case "GET /1.0/profiles/default":
-		reply(200, api.Profile{Name: "default", ProfilePut: api.ProfilePut{Devices: api.Devices{
-			"root": {"type": "disk", "path": "/", "pool": "default", "size": "1GiB"},
-			"eth0": {"type": "nic", "network": "lxmbr0", "name": "eth0"},
-		}}})
 	default:
 		return false
 	}
