@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"os/user"
 	"path/filepath"
 	"strconv"
@@ -41,6 +42,11 @@ type daemon struct {
 	net     netState
 	proxies *network.Proxies
 
+	// shutdownCh is closed when a host power-off was asked for (SIGPWR or
+	// PUT /internal/shutdown): serve returns after the guests are stopped.
+	shutdownCh   chan struct{}
+	shutdownOnce sync.Once
+
 	// bg is the daemon's lifetime context; operations derive from it so a
 	// shutdown cancels them.
 	bg context.Context
@@ -63,7 +69,7 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)
 	}
-	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, proxies: network.NewProxies(), bg: ctx}
+	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, proxies: network.NewProxies(), shutdownCh: make(chan struct{}), bg: ctx}
 	// 0711: host users may traverse to what liblxc needs but can list nothing.
 	for _, p := range []string{d.dir, d.imagesDir(), d.lxcPath(), filepath.Join(d.dir, "storage-pools")} {
 		if err := os.MkdirAll(p, 0o711); err != nil {
@@ -196,8 +202,19 @@ func (d *daemon) serve(ctx context.Context) error {
 	go func() { errc <- srv.Serve(l) }()
 	slog.Info("lxmgrd ready", "dir", d.dir, "socket", sock, "pid", os.Getpid(), "version", version)
 
+	go d.autostart(ctx)
+	pwr := make(chan os.Signal, 1)
+	signal.Notify(pwr, syscall.SIGPWR)
+	defer signal.Stop(pwr)
 	select {
 	case <-ctx.Done():
+	case <-d.shutdownCh:
+	case <-pwr:
+		// Host power-off: stop the guests cleanly, in stop priority order.
+		slog.Info("SIGPWR: stopping all guests for host shutdown")
+		if err := d.stopAll(ctx, defaultStopTimeout); err != nil {
+			slog.Error("stopping guests for host shutdown", "err", err)
+		}
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	}

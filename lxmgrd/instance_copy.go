@@ -82,18 +82,14 @@ func (d *daemon) validateCopy(ctx context.Context, req *api.InstancesPost) (*cop
 			return err
 		}
 		ecfg, edevs := expand(cs.inst, ps)
-		if err := profiles.ValidateConfig(ecfg); err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		pool, err := rootPool(edevs)
-		if err != nil {
+		if err := d.checkExpanded(ctx, tx, cs.inst, ecfg, edevs); err != nil {
 			return err
 		}
-		if pool != from.Pool {
+		if pool, _ := rootPool(edevs); pool != from.Pool {
 			return fmt.Errorf("%w: copies stay on the source's pool %q (asked for %q)", api.ErrInvalid, from.Pool, pool)
 		}
 		cs.privileged = ecfg["security.privileged"] == "true"
-		return d.checkQuotaSupport(edevs)
+		return nil
 	})
 	if err != nil {
 		return nil, err

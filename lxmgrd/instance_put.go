@@ -27,7 +27,7 @@ func (d *daemon) instancePut(w http.ResponseWriter, r *http.Request) {
 		d.instanceRestore(w, r, name, put.Restore)
 		return
 	}
-	err := d.updateInstance(r, name, func(inst *db.Instance) {
+	later, err := d.updateInstance(r, name, func(inst *db.Instance) {
 		// volatile.* and image.* are the daemon's: a PUT cannot drop them.
 		keep := map[string]string{}
 		for k, v := range inst.Config {
@@ -49,7 +49,12 @@ func (d *daemon) instancePut(w http.ResponseWriter, r *http.Request) {
 	// LXD answers PUT with an operation; the change itself is already
 	// stored (and validated) above, so the operation is done at once.
 	op := d.ops.start(d.bg, api.OperationClassTask, "Updating instance", map[string][]string{"instances": {"/1.0/instances/" + name}}, false,
-		func(ctx context.Context, op *operation) error { return nil })
+		func(ctx context.Context, op *operation) error {
+			if len(later) > 0 {
+				op.setMeta("restart_required", later)
+			}
+			return nil
+		})
 	asyncResponse(w, op)
 }
 
@@ -66,7 +71,7 @@ func (d *daemon) instancePatch(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
-	err := d.updateInstance(r, r.PathValue("name"), func(inst *db.Instance) {
+	later, err := d.updateInstance(r, r.PathValue("name"), func(inst *db.Instance) {
 		for k, v := range patch.Config {
 			if v == "" {
 				delete(inst.Config, k)
@@ -95,7 +100,10 @@ func (d *daemon) instancePatch(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
-	emptySync(w)
+	if later == nil {
+		later = []string{}
+	}
+	syncResponse(w, map[string]any{"restart_required": later})
 }
 
 func remarshal(in any, out any) error {
@@ -114,25 +122,27 @@ func isDaemonKey(k string) bool {
 }
 
 // updateInstance validates and stores a change made by mutate, checking the
-// ETag, all inside one transaction, then re-renders the liblxc config of a
-// stopped guest. Changes to a running guest apply at its next start.
-func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.Instance), userConfig map[string]string) error {
+// ETag, all inside one transaction. A stopped guest's liblxc config is
+// re-rendered; a running guest gets limits, port forwards and nic limits at
+// once and the rest at its next start, which the returned keys name.
+func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.Instance), userConfig map[string]string) ([]string, error) {
 	ctx := r.Context()
 	unlock, err := d.locks.lock(ctx, "instance/"+name)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer unlock()
 	for k := range userConfig {
 		if isDaemonKey(k) {
-			return fmt.Errorf("%w: config key %q is managed by lxmgr and cannot be set", api.ErrInvalid, k)
+			return nil, fmt.Errorf("%w: config key %q is managed by lxmgr and cannot be set", api.ErrInvalid, k)
 		}
 	}
 	if err := profiles.ValidateUserConfig(userConfig); err != nil {
-		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	var inst db.Instance
 	var profs []api.Profile
+	var oldCfg map[string]string
 	var oldDevs api.Devices
 	running := d.cache.refresh(name).Status != instance.StatusStopped
 	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
@@ -144,7 +154,7 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if err != nil {
 			return err
 		}
-		_, oldDevs = expand(inst, oldProfs)
+		oldCfg, oldDevs = expand(inst, oldProfs)
 		if err := checkETag(r, instanceETag(inst)); err != nil {
 			return fmt.Errorf("%w: instance %q changed since it was read", err, name)
 		}
@@ -159,23 +169,10 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 		}
 		cfg, devs := expand(inst, profs)
-		if err := profiles.ValidateConfig(cfg); err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if err := profiles.ValidateDevices(devs); err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		pool, err := rootPool(devs)
-		if err != nil {
+		if err := d.checkExpanded(ctx, tx, inst, cfg, devs); err != nil {
 			return err
 		}
-		if _, err := d.diskMounts(devs); err != nil {
-			return err
-		}
-		if err := d.checkQuotaSupport(devs); err != nil {
-			return err
-		}
-		if pool != inst.Pool {
+		if pool, _ := rootPool(devs); pool != inst.Pool {
 			return fmt.Errorf("%w: the root disk's pool cannot change (%q to %q)", api.ErrInvalid, inst.Pool, pool)
 		}
 		if (cfg["security.privileged"] == "true") != (inst.IdmapBase == 0) {
@@ -192,31 +189,46 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		return tx.InstanceUpdate(ctx, inst)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	_, devs := expand(inst, profs)
+	cfg, devs := expand(inst, profs)
 	d.reloadNetworks(ctx, append(networksOf(inst, oldDevs), networksOf(inst, devs)...)...)
 	// The root disk's size applies at once, running or not.
 	if err := d.applyQuota(ctx, inst, profs); err != nil {
-		return err
+		return nil, err
 	}
-	if running {
-		// Port forwards apply live; everything else at the next start.
-		d.stopProxies(name, oldDevs)
-		if err := d.startProxies(name, devs); err != nil {
-			return err
+	if !running {
+		spec, err := d.spec(inst, profs)
+		if err != nil {
+			return nil, err
 		}
-		if err := applyNICLimits(inst, devs); err != nil {
-			return err
-		}
-		slog.Info("instance config changed: port forwards and nic limits applied now, the rest at next start", "instance", name)
-		return nil
+		return nil, d.lxc.Create(ctx, spec)
 	}
-	spec, err := d.spec(inst, profs)
+	if err := d.applyLive(ctx, inst, cfg, oldDevs, devs); err != nil {
+		return nil, err
+	}
+	later := restartRequired(oldCfg, cfg, oldDevs, devs)
+	if len(later) > 0 {
+		slog.Info("instance config changed; some of it applies at the next start", "instance", name, "keys", later)
+	}
+	return later, nil
+}
+
+// applyLive gives a running guest what can change without a restart: its
+// cgroup limits, port forwards and nic bandwidth limits.
+func (d *daemon) applyLive(ctx context.Context, inst db.Instance, cfg map[string]string, oldDevs, devs api.Devices) error {
+	limits, err := limitsFrom(cfg, inst)
 	if err != nil {
 		return err
 	}
-	return d.lxc.Create(ctx, spec)
+	if err := d.lxc.SetLimits(ctx, inst.Name, limits); err != nil {
+		return err
+	}
+	d.stopProxies(inst.Name, oldDevs)
+	if err := d.startProxies(inst.Name, devs); err != nil {
+		return err
+	}
+	return applyNICLimits(inst, devs)
 }
 
 // instanceRestore answers PUT {"restore": SNAP}.

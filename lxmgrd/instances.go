@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -138,20 +138,8 @@ func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, err
 		}
 		s.IDMap = instance.IDMap{HostUID: uint32(inst.IdmapBase), HostGID: uint32(d.ids.gidFor(inst.IdmapBase)), Size: idsPerGuest}
 	}
-	if v := cfg["limits.memory"]; v != "" {
-		if s.Limits.MemoryBytes, err = memoryLimit(v); err != nil {
-			return instance.Spec{}, err
-		}
-	}
-	if v := cfg["limits.processes"]; v != "" {
-		s.Limits.Processes, _ = strconv.ParseInt(v, 10, 64)
-	}
-	if v := cfg["limits.cpu"]; v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			s.Limits.CPUCount = n
-		} else {
-			s.Limits.CPUs = v
-		}
+	if s.Limits, err = limitsFrom(cfg, inst); err != nil {
+		return instance.Spec{}, err
 	}
 	s.NICs = specNICs(inst, devs)
 	if s.Mounts, err = d.diskMounts(devs); err != nil {
@@ -159,8 +147,8 @@ func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, err
 	}
 	env := map[string]string{}
 	for k, v := range cfg {
-		if len(k) > len("environment.") && k[:len("environment.")] == "environment." {
-			env[k[len("environment."):]] = v
+		if name, ok := strings.CutPrefix(k, "environment."); ok {
+			env[name] = v
 		}
 	}
 	s.Environment = env
@@ -169,18 +157,11 @@ func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, err
 
 // memoryLimit turns limits.memory (bytes or a percentage of host RAM) into bytes.
 func memoryLimit(v string) (int64, error) {
-	if len(v) > 1 && v[len(v)-1] == '%' {
-		pct, err := strconv.ParseFloat(v[:len(v)-1], 64)
-		if err != nil {
-			return 0, fmt.Errorf("%w: limits.memory %q", api.ErrInvalid, v)
-		}
-		total, err := hostMemory()
-		if err != nil {
-			return 0, err
-		}
-		return int64(float64(total) * pct / 100), nil
+	total, err := hostMemory()
+	if err != nil {
+		return 0, err
 	}
-	return profiles.ParseBytes(v)
+	return profiles.ParseMemoryLimit(v, total)
 }
 
 // expandedInstance is an instance with its effective config and devices.

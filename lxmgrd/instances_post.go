@@ -133,27 +133,11 @@ func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (in
 			return err
 		}
 		cfg, devs := expand(inst, profs)
-		if err := profiles.ValidateConfig(cfg); err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if err := profiles.ValidateDevices(devs); err != nil {
-			return fmt.Errorf("%w: %w", api.ErrInvalid, err)
-		}
-		if inst.Pool, err = rootPool(devs); err != nil {
+		if err := d.checkExpanded(ctx, tx, inst, cfg, devs); err != nil {
 			return err
 		}
-		if _, err := d.diskMounts(devs); err != nil {
-			return err
-		}
-		if err := d.checkQuotaSupport(devs); err != nil {
-			return err
-		}
-		if _, err := d.pool(inst.Pool); err != nil {
-			return err
-		}
-		if privileged = cfg["security.privileged"] == "true"; privileged {
-			slog.Warn("creating a privileged instance: its root is the host's root", "instance", req.Name)
-		}
+		inst.Pool, _ = rootPool(devs)
+		privileged = cfg["security.privileged"] == "true"
 		return d.checkImageRef(ctx, tx, ref)
 	})
 	return inst, ref, privileged, err

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/instance"
 	"github.com/lxmgr/lxmgr/profiles"
 )
 
@@ -73,6 +76,9 @@ func validateProfile(put api.ProfilePut) error {
 	if err := profiles.ValidateDevices(put.Devices); err != nil {
 		return fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
+	if raw := put.Config["raw.lxc"]; raw != "" {
+		return instance.CheckRaw(raw)
+	}
 	return nil
 }
 
@@ -105,44 +111,168 @@ func (d *daemon) profilesPost(w http.ResponseWriter, r *http.Request) {
 	emptySync(w)
 }
 
-// profilePut replaces a profile. Running guests pick the change up at their
-// next start.
+// profilePut replaces a profile (PUT).
 func (d *daemon) profilePut(w http.ResponseWriter, r *http.Request) {
 	var put api.ProfilePut
 	if err := decodeBody(r, &put); err != nil {
 		errorResponse(w, err)
 		return
 	}
-	if err := validateProfile(put); err != nil {
+	d.updateProfile(w, r, func(cur *api.Profile) { cur.ProfilePut = put })
+}
+
+// profilePatch merges into a profile: config keys ("" unsets), devices by
+// name (null removes), the description if present.
+func (d *daemon) profilePatch(w http.ResponseWriter, r *http.Request) {
+	var raw map[string]json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
 		errorResponse(w, err)
 		return
 	}
+	var patch api.ProfilePut
+	if err := remarshal(raw, &patch); err != nil {
+		errorResponse(w, err)
+		return
+	}
+	d.updateProfile(w, r, func(cur *api.Profile) {
+		if cur.Config == nil {
+			cur.Config = map[string]string{}
+		}
+		if cur.Devices == nil {
+			cur.Devices = api.Devices{}
+		}
+		for k, v := range patch.Config {
+			if v == "" {
+				delete(cur.Config, k)
+			} else {
+				cur.Config[k] = v
+			}
+		}
+		for k, dev := range patch.Devices {
+			if dev == nil {
+				delete(cur.Devices, k)
+			} else {
+				cur.Devices[k] = dev
+			}
+		}
+		if _, ok := raw["description"]; ok {
+			cur.Description = patch.Description
+		}
+	})
+}
+
+// updateProfile applies mutate to a profile after checking the ETag, and
+// re-validates every instance that uses it with the new profile, all in one
+// transaction: a change that would break one of them is refused whole.
+// Running instances get the live part (limits, forwards) at once.
+func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate func(*api.Profile)) {
+	ctx := r.Context()
 	name := r.PathValue("name")
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
-		cur, err := tx.ProfileGet(r.Context(), name)
+	type affected struct {
+		inst          db.Instance
+		oldCfg, cfg   map[string]string
+		oldDevs, devs api.Devices
+	}
+	var users []affected
+	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+		cur, err := tx.ProfileGet(ctx, name)
 		if err != nil {
 			return err
 		}
 		if err := checkETag(r, etagOf(cur.ProfilePut)); err != nil {
+			return fmt.Errorf("%w: profile %q changed since it was read", err, name)
+		}
+		mutate(&cur)
+		if err := validateProfile(cur.ProfilePut); err != nil {
 			return err
 		}
-		if err := checkNetworkRefs(r.Context(), tx, put.Devices); err != nil {
+		if err := checkNetworkRefs(ctx, tx, cur.Devices); err != nil {
 			return err
 		}
-		cur.ProfilePut = put
-		return tx.ProfileUpdate(r.Context(), cur)
+		userNames, err := tx.ProfileUsedBy(ctx, name)
+		if err != nil {
+			return err
+		}
+		for _, u := range userNames {
+			inst, err := tx.InstanceGet(ctx, u)
+			if err != nil {
+				return err
+			}
+			oldProfs, err := profilesFor(ctx, tx, inst.Profiles)
+			if err != nil {
+				return err
+			}
+			newProfs := make([]api.Profile, len(oldProfs))
+			for i, p := range oldProfs {
+				newProfs[i] = p
+				if p.Name == name {
+					newProfs[i] = cur
+				}
+			}
+			a := affected{inst: inst}
+			a.oldCfg, a.oldDevs = expand(inst, oldProfs)
+			a.cfg, a.devs = expand(inst, newProfs)
+			if err := d.checkExpanded(ctx, tx, inst, a.cfg, a.devs); err != nil {
+				return fmt.Errorf("profile %q: instance %q: %w", name, u, err)
+			}
+			if (a.cfg["security.privileged"] == "true") != (inst.IdmapBase == 0) {
+				return fmt.Errorf("%w: profile %q would change security.privileged of instance %q", api.ErrInvalid, name, u)
+			}
+			if pool, _ := rootPool(a.devs); pool != inst.Pool {
+				return fmt.Errorf("%w: profile %q would move instance %q's root disk to pool %q", api.ErrInvalid, name, u, pool)
+			}
+			users = append(users, a)
+		}
+		return tx.ProfileUpdate(ctx, cur)
 	})
 	if err != nil {
 		errorResponse(w, err)
 		return
 	}
 	// The profile may add or change nics of its instances.
-	nets, _ := d.networkList(r.Context())
-	names := make([]string, 0, len(nets))
+	nets, _ := d.networkList(ctx)
+	netNames := make([]string, 0, len(nets))
 	for _, n := range nets {
-		names = append(names, n.Name)
+		netNames = append(netNames, n.Name)
 	}
-	d.reloadNetworks(r.Context(), names...)
+	d.reloadNetworks(ctx, netNames...)
+	later := []string{}
+	for _, a := range users {
+		if d.cache.get(a.inst.Name).Status == instance.StatusStopped {
+			continue
+		}
+		if err := d.applyLive(ctx, a.inst, a.cfg, a.oldDevs, a.devs); err != nil {
+			errorResponse(w, fmt.Errorf("profile %q saved, but applying it to running instance %q failed: %w", name, a.inst.Name, err))
+			return
+		}
+		for _, k := range restartRequired(a.oldCfg, a.cfg, a.oldDevs, a.devs) {
+			later = append(later, a.inst.Name+": "+k)
+		}
+	}
+	syncResponse(w, map[string]any{"restart_required": later})
+}
+
+// profilePost renames a profile (the instances using it follow).
+func (d *daemon) profilePost(w http.ResponseWriter, r *http.Request) {
+	var req api.InstancePost
+	if err := decodeBody(r, &req); err != nil {
+		errorResponse(w, err)
+		return
+	}
+	name := r.PathValue("name")
+	if name == "default" {
+		errorResponse(w, fmt.Errorf("%w: the default profile cannot be renamed", api.ErrForbidden))
+		return
+	}
+	if err := api.ValidateName("profile", req.Name); err != nil {
+		errorResponse(w, err)
+		return
+	}
+	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error { return tx.ProfileRename(r.Context(), name, req.Name) })
+	if err != nil {
+		errorResponse(w, err)
+		return
+	}
 	emptySync(w)
 }
 
@@ -158,7 +288,7 @@ func (d *daemon) profileDelete(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		if len(users) > 0 {
-			return fmt.Errorf("%w: profile %q is used by %v", errBusy, name, users)
+			return fmt.Errorf("%w: profile %q is in use (by %s)", errBusy, name, strings.Join(users, ", "))
 		}
 		if err := tx.ProfileDelete(r.Context(), name); err != nil {
 			return err

@@ -61,9 +61,12 @@ func (d *daemon) routes() http.Handler {
 		"POST /1.0/instances/{name}/snapshots":                  d.snapshotsPost,
 		"GET /1.0/instances/{name}/snapshots/{snap}":            d.snapshotGet,
 		"DELETE /1.0/instances/{name}/snapshots/{snap}":         d.snapshotDelete,
+		"PUT /internal/shutdown":                                d.internalShutdown,
 		"GET /1.0/profiles":                                     d.profilesGet,
 		"POST /1.0/profiles":                                    d.profilesPost,
 		"GET /1.0/profiles/{name}":                              d.profileGet,
+		"PATCH /1.0/profiles/{name}":                            d.profilePatch,
+		"POST /1.0/profiles/{name}":                             d.profilePost,
 		"PUT /1.0/profiles/{name}":                              d.profilePut,
 		"DELETE /1.0/profiles/{name}":                           d.profileDelete,
 	}

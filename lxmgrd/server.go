@@ -17,6 +17,7 @@ import (
 // serverKeys are the server config keys and what each means.
 var serverKeys = map[string]string{
 	"images.debian.mirror": "Debian mirror URL debootstrap uses to build debian/* images (default: debootstrap's own)",
+	"instances.privileged": "policy for privileged guests: allow, warn (default: allowed and logged) or deny",
 }
 
 func (d *daemon) serverGet(w http.ResponseWriter, r *http.Request) {
@@ -63,6 +64,10 @@ func (d *daemon) serverUpdate(w http.ResponseWriter, r *http.Request, replace bo
 	for k, v := range req.Config {
 		if _, ok := serverKeys[k]; !ok {
 			errorResponse(w, fmt.Errorf("%w: unknown server config key %q", api.ErrInvalid, k))
+			return
+		}
+		if k == "instances.privileged" && v != "" && !privilegedPolicies[v] {
+			errorResponse(w, fmt.Errorf("%w: server config key %q: %q is not allow, warn or deny", api.ErrInvalid, k, v))
 			return
 		}
 		if strings.ContainsAny(v, "\n\r\x00") {

@@ -53,6 +53,18 @@ vm.max_map_count = 262144
 CONF
 sysctl -q -p /etc/sysctl.d/60-lxmgr.conf || echo "setup: some sysctls could not be set (see above)" >&2
 
+# lxcfs makes free, /proc/meminfo, /proc/cpuinfo, nproc and uptime inside a
+# guest show the guest's own limits; liblxc hooks it in when it runs.
+if ! mountpoint -q /var/lib/lxcfs; then
+	if [ -d /run/systemd/system ]; then
+		systemctl enable --now lxcfs
+	else
+		mkdir -p /var/lib/lxcfs
+		nohup lxcfs /var/lib/lxcfs >>/var/log/lxcfs.log 2>&1 </dev/null &
+		for _ in $(seq 50); do mountpoint -q /var/lib/lxcfs && break; sleep 0.1; done
+	fi
+fi
+
 # On hosts with systemd the daemon runs as a service; elsewhere start it by
 # hand (see README).
 if [ -d /run/systemd/system ]; then

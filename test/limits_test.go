@@ -1,0 +1,218 @@
+package test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/lxmgr/lxmgr/api"
+)
+
+// memTotalMiB reads the "Mem:" total of free -m in a guest.
+func memTotalMiB(t *testing.T, name string) int {
+	t.Helper()
+	out := must(t, "exec", name, "--", "free", "-m")
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[0] == "Mem:" {
+			return atoi(f[1])
+		}
+	}
+	t.Fatalf("no Mem: line in free output:\n%s", out)
+	return 0
+}
+
+func TestMemoryLimitOOMAndLiveChange(t *testing.T) {
+	ensureDebian(t)
+	cleanupInstance(t, "lm1")
+	must(t, "launch", "debian/12", "lm1", "-c", "limits.memory=64MiB", "--wait")
+	if got := memTotalMiB(t, "lm1"); got != 64 {
+		t.Fatalf("free in the guest says %d MiB, want 64 (lxcfs)", got)
+	}
+	pid := stateOf(t, "lm1").Pid
+	// A process allocating 200 MiB is OOM-killed; the guest stays up.
+	r := lxmgr(t, "exec", "lm1", "--", "dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1")
+	if r.code != 137 {
+		t.Fatalf("allocating 200 MiB in a 64 MiB guest: exit %d, want 137 (killed)\n%s", r.code, r.stderr)
+	}
+	if st := stateOf(t, "lm1"); st.Status != "Running" || st.Pid != pid {
+		t.Fatalf("the guest did not survive the OOM kill: %+v", st)
+	}
+	must(t, "exec", "lm1", "--", "true")
+	// A live change applies without a restart.
+	r = lxmgr(t, "config", "set", "lm1", "limits.memory=128MiB")
+	if r.code != 0 || strings.Contains(r.stderr, "restart") {
+		t.Fatalf("config set limits.memory: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if got := memTotalMiB(t, "lm1"); got != 128 {
+		t.Fatalf("after the live change free says %d MiB, want 128", got)
+	}
+	if st := stateOf(t, "lm1"); st.Pid != pid {
+		t.Fatal("the live change restarted the guest")
+	}
+	// A change that needs a restart says so.
+	r = lxmgr(t, "config", "set", "lm1", "security.nesting=true")
+	if r.code != 0 || !strings.Contains(r.stderr, "security.nesting") {
+		t.Fatalf("config set security.nesting: exit %d, stderr %q (want a restart notice)", r.code, r.stderr)
+	}
+}
+
+func TestProcessAndCPULimits(t *testing.T) {
+	cleanupInstance(t, "lp1")
+	must(t, "launch", "busybox", "lp1", "-c", "limits.processes=50", "-c", "limits.cpu=1", "--wait")
+	if out := must(t, "exec", "lp1", "--", "nproc"); strings.TrimSpace(out) != "1" {
+		t.Errorf("nproc in a limits.cpu=1 guest: %q", out)
+	}
+	if out := must(t, "exec", "lp1", "--", "grep", "-c", "^processor", "/proc/cpuinfo"); strings.TrimSpace(out) != "1" {
+		t.Errorf("/proc/cpuinfo processors in a limits.cpu=1 guest: %q", out)
+	}
+	// A fork bomb is contained: the guest's task count stops at the limit.
+	lxmgr(t, "exec", "lp1", "--", "sh", "-c", "i=0; while [ $i -lt 300 ]; do sleep 60 & i=$((i+1)); done; true")
+	pids := readCgroup(t, "pids", "lp1", "pids.current")
+	if pids > 50 {
+		t.Fatalf("%d tasks in a guest limited to 50", pids)
+	}
+	if events, _ := os.ReadFile(cgroupFile("pids", "lp1", "pids.events")); !strings.Contains(string(events), "max") || strings.Contains(string(events), "max 0") {
+		t.Errorf("pids.events shows no refused fork: %q", events)
+	}
+	// The host and the daemon are fine; the guest can be stopped.
+	must(t, "list")
+	must(t, "stop", "lp1", "--force")
+}
+
+func cgroupFile(ctrl, inst, file string) string {
+	return filepath.Join("/sys/fs/cgroup", ctrl, "lxc.payload."+inst, file)
+}
+
+func readCgroup(t *testing.T, ctrl, inst, file string) int {
+	t.Helper()
+	b, err := os.ReadFile(cgroupFile(ctrl, inst, file))
+	if err != nil {
+		t.Fatalf("read cgroup: %v", err)
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+func TestAutostartOrderAfterRestart(t *testing.T) {
+	cleanupInstance(t, "as-low", "as-high", "as-off")
+	must(t, "create", "busybox", "as-low", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=10")
+	must(t, "create", "busybox", "as-high", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=20")
+	must(t, "create", "busybox", "as-off")
+	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for stateOf(t, "as-low").Status != "Running" && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if stateOf(t, "as-high").Status != "Running" || stateOf(t, "as-low").Status != "Running" {
+		t.Fatal("autostart guests are not running after the daemon restart")
+	}
+	if stateOf(t, "as-off").Status != "Stopped" {
+		t.Fatal("a guest without boot.autostart was started")
+	}
+	log := suite.logTail(60)
+	hi, lo := strings.Index(log, `msg=autostarted instance=as-high`), strings.Index(log, `msg=autostarted instance=as-low`)
+	if hi < 0 || lo < 0 || hi > lo {
+		t.Fatalf("autostart order wrong (high at %d, low at %d):\n%s", hi, lo, log)
+	}
+}
+
+func TestPrivilegedPolicyThroughProfile(t *testing.T) {
+	ctx := context.Background()
+	c := suite.client()
+	cleanupInstance(t, "pv1", "pv2")
+	t.Cleanup(func() {
+		c.SetServerConfig(context.Background(), map[string]string{"instances.privileged": ""})
+		c.DeleteProfile(context.Background(), "priv")
+	})
+	if err := c.CreateProfile(ctx, api.ProfilesPost{Name: "priv", ProfilePut: api.ProfilePut{Config: map[string]string{"security.privileged": "true"}}}); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "admin", "config", "set", "instances.privileged=deny")
+	before := len(instanceNames(t))
+	mustFail(t, "instances.privileged=deny", "launch", "busybox", "pv1", "-p", "default", "-p", "priv")
+	if len(instanceNames(t)) != before {
+		t.Fatal("a denied create left an instance")
+	}
+	mustFail(t, "not allow, warn or deny", "admin", "config", "set", "instances.privileged=maybe")
+	// Allowed (warn, the default): it works and is flagged.
+	must(t, "admin", "config", "unset", "instances.privileged")
+	must(t, "launch", "busybox", "pv2", "-p", "default", "-p", "priv", "--wait")
+	if out := must(t, "list", "pv2"); !strings.Contains(out, "PRIVILEGED") {
+		t.Errorf("list does not flag the privileged guest:\n%s", out)
+	}
+	if out := must(t, "info", "pv2"); !strings.Contains(out, "yes (guest root is host root)") {
+		t.Errorf("info does not flag the privileged guest:\n%s", out)
+	}
+	if uid := hostUIDOf(t, int(stateOf(t, "pv2").Pid)); uid != 0 {
+		t.Errorf("privileged guest init runs as host uid %d", uid)
+	}
+}
+
+func TestConfigBadValuesNameTheKey(t *testing.T) {
+	cleanupInstance(t, "cb1")
+	must(t, "create", "busybox", "cb1")
+	before := must(t, "config", "show", "cb1")
+	for _, kv := range []struct{ arg, key string }{
+		{"limits.bogus=1", "limits.bogus"},
+		{"limits.processes=many", "limits.processes"},
+		{"limits.memory=-5MiB", "limits.memory"},
+		{"limits.cpu=0", "limits.cpu"},
+		{"limits.cpu=7-9", "limits.cpu"},
+		{"boot.autostart=maybe", "boot.autostart"},
+		{"limits.cpu.allowance=150", "limits.cpu.allowance"},
+		{"raw.lxc=lxc.bogus.key = 1", "raw.lxc"},
+		{"security.idmap.isolated=false", "security.idmap.isolated"},
+	} {
+		mustFail(t, kv.key, "config", "set", "cb1", kv.arg)
+	}
+	if after := must(t, "config", "show", "cb1"); after != before {
+		t.Fatalf("refused changes altered the config:\n%s", after)
+	}
+	// A valid raw.lxc line is accepted (checked by liblxc when set).
+	must(t, "config", "set", "cb1", "raw.lxc=lxc.apparmor.profile = unconfined")
+}
+
+func TestProfilesCommands(t *testing.T) {
+	cleanupInstance(t, "pc1")
+	t.Cleanup(func() {
+		for _, p := range []string{"small-site", "web", "web2"} {
+			lxmgr(t, "profile", "delete", p)
+		}
+	})
+	must(t, "profile", "import", "../profiles/ready/small-site.yaml")
+	must(t, "profile", "create", "web")
+	must(t, "profile", "set", "web", "limits.processes=300", "user.role=web")
+	must(t, "profile", "copy", "web", "web2")
+	must(t, "profile", "rename", "web2", "web3")
+	must(t, "profile", "delete", "web3")
+	// Later profiles win over earlier ones, the instance's own config over both.
+	must(t, "launch", "busybox", "pc1", "-p", "default", "-p", "small-site", "-p", "web", "-c", "user.role=own", "--wait")
+	exp := find(listJSON(t), "pc1").ExpandedConfig
+	if exp["limits.processes"] != "300" || exp["limits.memory"] != "256MiB" || exp["user.role"] != "own" {
+		t.Fatalf("expanded config: %v", exp)
+	}
+	if got := readCgroup(t, "pids", "pc1", "pids.max"); got != 300 {
+		t.Errorf("pids.max = %d, want 300 from the later profile", got)
+	}
+	// A profile change applies live to its running instances.
+	must(t, "profile", "set", "web", "limits.processes=120")
+	if got := readCgroup(t, "pids", "pc1", "pids.max"); got != 120 {
+		t.Errorf("pids.max after the profile change = %d, want 120", got)
+	}
+	must(t, "profile", "remove", "pc1", "web")
+	if got := readCgroup(t, "pids", "pc1", "pids.max"); got != 200 {
+		t.Errorf("pids.max after removing the profile = %d, want small-site's 200", got)
+	}
+	mustFail(t, "default", "profile", "delete", "default")
+	mustFail(t, "in use", "profile", "delete", "small-site")
+}
