@@ -159,3 +159,23 @@ func (tx *Tx) PoolUpdate(ctx context.Context, p Pool) error {
 	res, err := tx.exec(ctx, `UPDATE storage_pools SET config = ?, description = ? WHERE name = ?`, config, p.Description, p.Name)
 	return affectedOne(res, err, fmt.Sprintf("update pool %q", p.Name))
 }
+
+// SnapshotsExpired returns the snapshots (of every instance) whose expiry
+// is set and before now.
+func (tx *Tx) SnapshotsExpired(ctx context.Context, now time.Time) ([]Snapshot, error) {
+	rows, err := tx.query(ctx, `SELECT `+snapshotColumns+` FROM snapshots s JOIN instances i ON i.id = s.instance_id
+		WHERE s.expires_at != 0 AND s.expires_at < ? ORDER BY s.expires_at`, toTime(now))
+	if err != nil {
+		return nil, fmt.Errorf("list expired snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []Snapshot
+	for rows.Next() {
+		s, err := scanSnapshot(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}

@@ -24,6 +24,18 @@ func TestSnapshotsAndVolumes(t *testing.T) {
 				return err
 			}
 		}
+		if err := tx.SnapshotCreate(ctx, Snapshot{Instance: "web1", Name: "old", CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
+			return err
+		}
+		if exp, err := tx.SnapshotsExpired(ctx, now.Add(2*time.Minute)); err != nil || len(exp) != 1 || exp[0].Name != "old" {
+			t.Errorf("expired: %+v %v", exp, err)
+		}
+		if exp, _ := tx.SnapshotsExpired(ctx, now); len(exp) != 0 {
+			t.Errorf("not yet expired: %+v", exp)
+		}
+		if err := tx.SnapshotDelete(ctx, "web1", "old"); err != nil {
+			return err
+		}
 		if err := tx.SnapshotCreate(ctx, Snapshot{Instance: "web1", Name: "snap0"}); !errors.Is(err, ErrExists) {
 			t.Errorf("duplicate snapshot: %v", err)
 		}

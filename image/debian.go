@@ -48,6 +48,8 @@ var maskedUnits = []string{
 	"systemd-modules-load.service", // fails in trixie containers: no kmod
 }
 
+// eth0Network: the MAC as client id (the DHCP reservation is by MAC), and
+// the hostname stays the one lxmgr sets (no hostnamed round trip at boot).
 const eth0Network = `# Written by lxmgr: DHCP on the container's NIC.
 [Match]
 Name=eth0
@@ -57,6 +59,7 @@ DHCP=ipv4
 
 [DHCPv4]
 ClientIdentifier=mac
+UseHostname=no
 `
 
 const etcHosts = `127.0.0.1	localhost

@@ -203,6 +203,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	slog.Info("lxmgrd ready", "dir", d.dir, "socket", sock, "pid", os.Getpid(), "version", version)
 
 	go d.autostart(ctx)
+	go d.runSnapshotSchedules(ctx)
 	pwr := make(chan os.Signal, 1)
 	signal.Notify(pwr, syscall.SIGPWR)
 	defer signal.Stop(pwr)

@@ -134,22 +134,9 @@ func (d *daemon) copyInstance(ctx context.Context, op *operation, inst db.Instan
 	if err := d.applyQuota(ctx, inst, profs); err != nil {
 		return err
 	}
-	inst.CreationState = "created"
-	spec, err := d.spec(inst, profs)
-	if err != nil {
+	if err := d.finishCreate(ctx, rev, inst, profs); err != nil {
 		return err
 	}
-	if err := d.lxc.Create(ctx, spec); err != nil {
-		return fmt.Errorf("write liblxc config: %w", err)
-	}
-	rev.Add(func() { d.lxc.Delete(context.Background(), inst.Name) })
-	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, inst) }); err != nil {
-		return err
-	}
-	d.cache.refresh(inst.Name)
-	rev.Success()
-	_, devs := expand(inst, profs)
-	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("instance copied", "instance", inst.Name, "from", cs.name, "snapshot", cs.snap)
 	return nil
 }

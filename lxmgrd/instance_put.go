@@ -72,20 +72,7 @@ func (d *daemon) instancePatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	later, err := d.updateInstance(r, r.PathValue("name"), func(inst *db.Instance) {
-		for k, v := range patch.Config {
-			if v == "" {
-				delete(inst.Config, k)
-			} else {
-				inst.Config[k] = v
-			}
-		}
-		for k, dev := range patch.Devices {
-			if dev == nil {
-				delete(inst.Devices, k)
-			} else {
-				inst.Devices[k] = dev
-			}
-		}
+		inst.Config, inst.Devices = mergePatch(inst.Config, inst.Devices, patch)
 		if _, ok := raw["profiles"]; ok {
 			inst.Profiles = patch.Profiles
 		}
@@ -104,6 +91,28 @@ func (d *daemon) instancePatch(w http.ResponseWriter, r *http.Request) {
 		later = []string{}
 	}
 	syncResponse(w, map[string]any{"restart_required": later})
+}
+
+// mergePatch applies a PATCH's config and devices the LXD way: a config key
+// with an empty value is removed, a device set to null is removed, other
+// devices replace the one of the same name whole.
+func mergePatch(cfg map[string]string, devs api.Devices, patch api.InstancePut) (map[string]string, api.Devices) {
+	cfg, devs = orEmpty(cfg), orEmptyDevs(devs)
+	for k, v := range patch.Config {
+		if v == "" {
+			delete(cfg, k)
+		} else {
+			cfg[k] = v
+		}
+	}
+	for k, dev := range patch.Devices {
+		if dev == nil {
+			delete(devs, k)
+		} else {
+			devs[k] = dev
+		}
+	}
+	return cfg, devs
 }
 
 func remarshal(in any, out any) error {

@@ -204,23 +204,9 @@ func (d *daemon) createInstance(ctx context.Context, op *operation, inst db.Inst
 	}
 	inst.Config["volatile.base_image"] = img.Fingerprint
 	inst.ImageFingerprint = img.Fingerprint
-	inst.CreationState = "created"
-
-	spec, err := d.spec(inst, profs)
-	if err != nil {
+	if err := d.finishCreate(ctx, rev, inst, profs); err != nil {
 		return err
 	}
-	if err := d.lxc.Create(ctx, spec); err != nil {
-		return fmt.Errorf("write liblxc config: %w", err)
-	}
-	rev.Add(func() { d.lxc.Delete(context.Background(), inst.Name) })
-	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, inst) }); err != nil {
-		return err
-	}
-	d.cache.refresh(inst.Name)
-	rev.Success()
-	_, devs := expand(inst, profs)
-	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("instance created", "instance", inst.Name, "image", img.Fingerprint[:12], "pool", inst.Pool)
 	return nil
 }
@@ -266,4 +252,28 @@ func orEmptyDevs(m api.Devices) api.Devices {
 		return api.Devices{}
 	}
 	return m
+}
+
+// finishCreate is the common end of a create and a copy, once the root
+// volume exists: render the liblxc config, mark the row created, and give
+// the networks the new guest's DHCP host entries. On success the caller's
+// reverter is disarmed.
+func (d *daemon) finishCreate(ctx context.Context, rev *revert.Reverter, inst db.Instance, profs []api.Profile) error {
+	inst.CreationState = "created"
+	spec, err := d.spec(inst, profs)
+	if err != nil {
+		return err
+	}
+	if err := d.lxc.Create(ctx, spec); err != nil {
+		return fmt.Errorf("write liblxc config: %w", err)
+	}
+	rev.Add(func() { d.lxc.Delete(context.Background(), inst.Name) })
+	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, inst) }); err != nil {
+		return err
+	}
+	d.cache.refresh(inst.Name)
+	rev.Success()
+	_, devs := expand(inst, profs)
+	d.reloadNetworks(ctx, networksOf(inst, devs)...)
+	return nil
 }

@@ -135,26 +135,7 @@ func (d *daemon) profilePatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.updateProfile(w, r, func(cur *api.Profile) {
-		if cur.Config == nil {
-			cur.Config = map[string]string{}
-		}
-		if cur.Devices == nil {
-			cur.Devices = api.Devices{}
-		}
-		for k, v := range patch.Config {
-			if v == "" {
-				delete(cur.Config, k)
-			} else {
-				cur.Config[k] = v
-			}
-		}
-		for k, dev := range patch.Devices {
-			if dev == nil {
-				delete(cur.Devices, k)
-			} else {
-				cur.Devices[k] = dev
-			}
-		}
+		cur.Config, cur.Devices = mergePatch(cur.Config, cur.Devices, api.InstancePut{Config: patch.Config, Devices: patch.Devices})
 		if _, ok := raw["description"]; ok {
 			cur.Description = patch.Description
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
 	"github.com/lxmgr/lxmgr/instance"
+	"github.com/lxmgr/lxmgr/profiles"
 	"github.com/lxmgr/lxmgr/revert"
 )
 
@@ -97,9 +98,18 @@ func (d *daemon) snapshotsPost(w http.ResponseWriter, r *http.Request) {
 }
 
 func (d *daemon) createSnapshot(ctx context.Context, name, snap string) error {
-	inst, _, err := d.loadInstance(ctx, name)
+	inst, profs, err := d.loadInstance(ctx, name)
 	if err != nil {
 		return err
+	}
+	cfg, _ := expand(inst, profs)
+	var expires time.Time
+	if v := cfg["snapshots.expiry"]; v != "" {
+		ttl, err := profiles.ParseExpiry(v)
+		if err != nil {
+			return fmt.Errorf("%w: snapshots.expiry: %w", api.ErrInvalid, err)
+		}
+		expires = time.Now().UTC().Add(ttl)
 	}
 	pool, err := d.pool(inst.Pool)
 	if err != nil {
@@ -108,7 +118,7 @@ func (d *daemon) createSnapshot(ctx context.Context, name, snap string) error {
 	rev := revert.New()
 	defer rev.Fail()
 	s := db.Snapshot{Instance: name, Name: snap, Architecture: inst.Architecture, Config: inst.Config,
-		Devices: inst.Devices, Profiles: inst.Profiles, CreatedAt: time.Now().UTC()}
+		Devices: inst.Devices, Profiles: inst.Profiles, CreatedAt: time.Now().UTC(), ExpiresAt: expires}
 	// The row first: a duplicate name fails before any data is copied.
 	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.SnapshotCreate(ctx, s) }); err != nil {
 		return err
@@ -132,22 +142,26 @@ func (d *daemon) snapshotDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	res := map[string][]string{"instances": {"/1.0/instances/" + name}}
 	op := d.ops.start(d.bg, api.OperationClassTask, "Deleting snapshot", res, false, func(ctx context.Context, op *operation) error {
-		return d.withLock(ctx, name, func() error {
-			inst, _, err := d.loadInstance(ctx, name)
-			if err != nil {
-				return err
-			}
-			pool, err := d.pool(inst.Pool)
-			if err != nil {
-				return err
-			}
-			if err := pool.DeleteSnapshot(ctx, name, snap); err != nil {
-				return fmt.Errorf("delete snapshot %s/%s: %w", name, snap, err)
-			}
-			return d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.SnapshotDelete(ctx, name, snap) })
-		})
+		return d.withLock(ctx, name, func() error { return d.deleteSnapshot(ctx, name, snap) })
 	})
 	asyncResponse(w, op)
+}
+
+// deleteSnapshot removes a snapshot's data, then its row. Caller holds the
+// instance lock.
+func (d *daemon) deleteSnapshot(ctx context.Context, name, snap string) error {
+	inst, _, err := d.loadInstance(ctx, name)
+	if err != nil {
+		return err
+	}
+	pool, err := d.pool(inst.Pool)
+	if err != nil {
+		return err
+	}
+	if err := pool.DeleteSnapshot(ctx, name, snap); err != nil {
+		return fmt.Errorf("delete snapshot %s/%s: %w", name, snap, err)
+	}
+	return d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.SnapshotDelete(ctx, name, snap) })
 }
 
 // restoreSnapshot brings back the files and the instance's own config of a

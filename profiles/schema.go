@@ -49,6 +49,9 @@ var schema = map[string]KeySpec{
 	"boot.stop.priority":      {TypeInt, intRange(-1<<31, 1<<31-1), "higher stops first", false},
 
 	"raw.lxc": {TypeString, validAny, "one raw liblxc config line appended to the generated config", false},
+
+	"snapshots.schedule": {TypeString, validSchedule, "automatic snapshots: cron (\"0 2 * * *\") or @hourly/@daily/@weekly/@monthly", false},
+	"snapshots.expiry":   {TypeString, validExpiry, "how long automatic and new snapshots are kept (\"7d\", \"12H\", \"2w\")", false},
 }
 
 // prefixSchema holds the key families: any key starting with the prefix and

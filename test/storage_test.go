@@ -1,6 +1,7 @@
 package test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -179,4 +180,33 @@ func TestFullPoolFailsCleanly(t *testing.T) {
 	must(t, "storage", "set", "e2esmall", "size=2GiB")
 	must(t, "launch", "debian/12", "full1", "-s", "e2esmall", "--wait")
 	must(t, "delete", "--force", "full1")
+}
+
+// TestScheduledSnapshots: snapshots.schedule takes snapshots on time and
+// snapshots.expiry gives them an expiry date.
+func TestScheduledSnapshots(t *testing.T) {
+	c := suite.client()
+	cleanupInstance(t, "sch1")
+	must(t, "create", "busybox", "sch1", "-c", "snapshots.schedule=* * * * *", "-c", "snapshots.expiry=2H")
+	mustFail(t, "snapshots.schedule", "config", "set", "sch1", "snapshots.schedule=61 * * * *")
+	mustFail(t, "snapshots.expiry", "config", "set", "sch1", "snapshots.expiry=soon")
+	deadline := time.Now().Add(75 * time.Second)
+	for time.Now().Before(deadline) {
+		snaps, err := c.GetInstanceSnapshots(context.Background(), "sch1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(snaps) > 0 {
+			s := snaps[0]
+			if s.Name != "snap0" {
+				t.Errorf("scheduled snapshot named %q, want snap0", s.Name)
+			}
+			if d := s.ExpiresAt.Sub(s.CreatedAt); d < 119*time.Minute || d > 121*time.Minute {
+				t.Errorf("snapshot expires %s after it was taken, want 2h", d)
+			}
+			return
+		}
+		time.Sleep(time.Second)
+	}
+	t.Fatal("no scheduled snapshot within 75 s")
 }
