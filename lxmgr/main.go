@@ -97,6 +97,7 @@ func newRootCmd() *cobra.Command {
 		newImageCmd(g), newProfileCmd(g), newOperationCmd(g), newVersionCmd(g),
 		newNetworkCmd(g), newConfigCmd(g),
 		newStorageCmd(g), newSnapshotCmd(g), newCopyCmd(g), newAdminCmd(g),
+		newDoctorCmd(g),
 	)
 	return root
 }

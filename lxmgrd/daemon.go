@@ -65,6 +65,7 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("must run as root (it manages containers, mounts and cgroups)")
 	}
+	raiseHostLimits() // inotify, keys, neighbours, pids: before any guest starts
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)

@@ -62,6 +62,7 @@ func (d *daemon) routes() http.Handler {
 		"GET /1.0/instances/{name}/snapshots/{snap}":            d.snapshotGet,
 		"DELETE /1.0/instances/{name}/snapshots/{snap}":         d.snapshotDelete,
 		"PUT /internal/shutdown":                                d.internalShutdown,
+		"GET /1.0/doctor":                                       d.doctorGet,
 		"GET /1.0/profiles":                                     d.profilesGet,
 		"POST /1.0/profiles":                                    d.profilesPost,
 		"GET /1.0/profiles/{name}":                              d.profileGet,

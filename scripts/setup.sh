@@ -47,8 +47,13 @@ fs.inotify.max_user_watches = 1048576
 fs.inotify.max_queued_events = 1048576
 kernel.keys.maxkeys = 5000
 kernel.keys.maxbytes = 5000000
+net.ipv4.neigh.default.gc_thresh1 = 1024
+net.ipv4.neigh.default.gc_thresh2 = 4096
 net.ipv4.neigh.default.gc_thresh3 = 8192
+net.ipv6.neigh.default.gc_thresh1 = 1024
+net.ipv6.neigh.default.gc_thresh2 = 4096
 net.ipv6.neigh.default.gc_thresh3 = 8192
+kernel.pid_max = 4194304
 vm.max_map_count = 262144
 CONF
 sysctl -q -p /etc/sysctl.d/60-lxmgr.conf || echo "setup: some sysctls could not be set (see above)" >&2
