@@ -216,3 +216,43 @@ func TestProfilesCommands(t *testing.T) {
 	mustFail(t, "default", "profile", "delete", "default")
 	mustFail(t, "in use", "profile", "delete", "small-site")
 }
+
+// TestAdminShutdownStopsInPriorityOrder: a host power-off stops every guest
+// cleanly, highest boot.stop.priority first, then the daemon; at the next
+// start the guests that were running come back.
+func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
+	cleanupInstance(t, "sd-first", "sd-last")
+	must(t, "launch", "busybox", "sd-last", "-c", "boot.stop.priority=1", "--wait")
+	must(t, "launch", "busybox", "sd-first", "-c", "boot.stop.priority=9", "--wait")
+	pids := []int{int(stateOf(t, "sd-first").Pid), int(stateOf(t, "sd-last").Pid)}
+	if out := must(t, "admin", "shutdown", "--timeout", "20"); !strings.Contains(out, "shutting down") {
+		t.Fatalf("admin shutdown: %q", out)
+	}
+	select {
+	case <-suite.exited:
+		suite.daemon = nil
+	case <-time.After(30 * time.Second):
+		t.Fatal("lxmgrd did not exit after admin shutdown")
+	}
+	for _, pid := range pids {
+		if syscall.Kill(pid, 0) == nil {
+			t.Errorf("guest init %d still runs after the shutdown", pid)
+		}
+	}
+	log := suite.logTail(40)
+	first := strings.Index(log, "instance stopped\" instance=sd-first clean=true")
+	last := strings.Index(log, "instance stopped\" instance=sd-last clean=true")
+	if first < 0 || last < 0 || first > last {
+		t.Errorf("stop order or cleanliness wrong (first at %d, last at %d):\n%s", first, last, log)
+	}
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && (stateOf(t, "sd-first").Status != "Running" || stateOf(t, "sd-last").Status != "Running") {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if stateOf(t, "sd-first").Status != "Running" || stateOf(t, "sd-last").Status != "Running" {
+		t.Fatal("guests running at the host shutdown did not come back at the next start")
+	}
+}

@@ -166,8 +166,18 @@ func TestGuestsOnABridge(t *testing.T) {
 	must(t, "config", "device", "add", "g3", "eth0", "nic", "network=e2elan", "name=eth0", "ipv4.address=10.231.9.77")
 	must(t, "start", "g3")
 	waitIP(t, "g3", "10.231.9.77")
+	mac3 := find(listJSON(t), "g3").ExpandedConfig["volatile.eth0.hwaddr"]
 	must(t, "restart", "g3")
 	waitIP(t, "g3", "10.231.9.77")
+	if got := find(listJSON(t), "g3").ExpandedConfig["volatile.eth0.hwaddr"]; got != mac3 || mac3 == "" {
+		t.Errorf("MAC changed across a restart: %q -> %q", mac3, got)
+	}
+	// Bandwidth limits shape the host side of the guest's veth.
+	must(t, "config", "device", "set", "g3", "eth0", "limits.ingress=8Mbit", "limits.egress=4Mbit")
+	veth := find(listJSON(t), "g3").State.Network["eth0"].HostName
+	if out, _ := inNetns(t, "tc", "qdisc", "show", "dev", veth); !strings.Contains(out, "tbf") || !strings.Contains(out, "8Mbit") {
+		t.Errorf("no 8Mbit tbf on %s after a live limits change:\n%s", veth, out)
+	}
 
 	// Bad nic input: each refused, nothing changed.
 	must(t, "create", "busybox", "g4", "-p", "default", "-p", "e2elan")
