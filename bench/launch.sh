@@ -73,6 +73,10 @@ done
 
 # Setup, cleanup and the measuring helpers (launch_cmd, wait_booted, one,
 # delete_guests, stats) are in lib.sh, shared with the other benchmarks.
+# LXD mounts the guest's /sys read-write, and with udev masked in the image
+# systemd-networkd then never asks for an address; lxmgr uses sys:mixed.
+# Same mount for both, so both tools' guests boot with DHCP.
+LXD_RAW_LXC="lxc.mount.auto = sys:mixed"
 . "$(dirname "$0")/lib.sh"
 bench_setup
 
