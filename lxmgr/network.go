@@ -8,7 +8,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -23,7 +22,7 @@ const maxNetworkName = 15
 func newNetworkCmd(g *globals) *cobra.Command {
 	cmd := newGroupCmd("network", "Manage networks (bridges with DHCP, DNS and NAT)",
 		newNetworkCreateCmd(g), newNetworkListCmd(g), newNetworkShowCmd(g), newNetworkInfoCmd(g),
-		newNetworkSetCmd(g), newNetworkUnsetCmd(g), newNetworkEditCmd(g),
+		networkKeys.setCmd(g), networkKeys.unsetCmd(g), newNetworkEditCmd(g),
 		newNetworkRenameCmd(g), newNetworkDeleteCmd(g))
 	cmd.Aliases = []string{"net"}
 	return cmd
@@ -153,54 +152,13 @@ func newNetworkShowCmd(g *globals) *cobra.Command {
 	}
 }
 
-func newNetworkSetCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "set NAME KEY=VALUE...",
-		Short:   "Set config keys of a network (KEY= with an empty value unsets it)",
-		Example: "  lxmgr network set lxm0 ipv4.nat=false dns.domain=example.lan",
-		Args:    minArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validateNetworkName(args[0]); err != nil {
-				return err
-			}
-			cfg, err := parseKeyValues("network config", args[1:])
-			if err != nil {
-				return err
-			}
-			return patchNetwork(cmd.Context(), g.client(), args[0], cfg)
-		},
-	}
-}
-
-// networkUnsetPatch turns KEY arguments into a patch that removes them.
-func networkUnsetPatch(keys []string) (map[string]string, error) {
-	cfg := make(map[string]string, len(keys))
-	for _, k := range keys {
-		if k == "" || strings.ContainsAny(k, "= \t\r\n") {
-			return nil, fmt.Errorf("key %q: want a config key such as ipv4.nat", k)
-		}
-		cfg[k] = ""
-	}
-	return cfg, nil
-}
-
-func newNetworkUnsetCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "unset NAME KEY...",
-		Short:   "Remove config keys from a network",
-		Example: "  lxmgr network unset lxm0 dns.domain",
-		Args:    minArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validateNetworkName(args[0]); err != nil {
-				return err
-			}
-			cfg, err := networkUnsetPatch(args[1:])
-			if err != nil {
-				return err
-			}
-			return patchNetwork(cmd.Context(), g.client(), args[0], cfg)
-		},
-	}
+// networkKeys is the set/unset pair of networks.
+var networkKeys = keyedObject{
+	what: "network", exampleKey: "ipv4.nat",
+	setExample:   "  lxmgr network set lxm0 ipv4.nat=false dns.domain=example.lan",
+	unsetExample: "  lxmgr network unset lxm0 dns.domain",
+	validate:     validateNetworkName,
+	patch:        patchNetwork,
 }
 
 // patchNetwork merges cfg into a network with the ETag of a read just

@@ -63,13 +63,13 @@ func TestValidateNetworkName(t *testing.T) {
 }
 
 func TestNetworkUnsetPatch(t *testing.T) {
-	got, err := networkUnsetPatch([]string{"dns.domain", "ipv4.nat"})
+	got, err := unsetPatch([]string{"dns.domain", "ipv4.nat"}, "k")
 	if err != nil || !maps.Equal(got, map[string]string{"dns.domain": "", "ipv4.nat": ""}) {
-		t.Errorf("networkUnsetPatch = %v, %v", got, err)
+		t.Errorf("unsetPatch = %v, %v", got, err)
 	}
 	for _, bad := range []string{"", "a=b", "a b"} {
-		if _, err := networkUnsetPatch([]string{bad}); err == nil {
-			t.Errorf("networkUnsetPatch(%q) accepted", bad)
+		if _, err := unsetPatch([]string{bad}, "k"); err == nil {
+			t.Errorf("unsetPatch(%q) accepted", bad)
 		}
 	}
 }

@@ -19,7 +19,7 @@ import (
 func newStorageCmd(g *globals) *cobra.Command {
 	return newGroupCmd("storage", "Manage storage pools and their custom volumes",
 		newStorageCreateCmd(g), newStorageListCmd(g), newStorageInfoCmd(g), newStorageShowCmd(g),
-		newStorageSetCmd(g), newStorageUnsetCmd(g), newStorageDeleteCmd(g), newStorageVolumeCmd(g))
+		storageKeys.setCmd(g), storageKeys.unsetCmd(g), newStorageDeleteCmd(g), newStorageVolumeCmd(g))
 }
 
 // validatePoolName checks a pool name before any request is sent.
@@ -244,54 +244,13 @@ func writeStorageInfo(w io.Writer, p *api.StoragePool, res *api.StoragePoolResou
 	}
 }
 
-func newStorageSetCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "set NAME KEY=VALUE...",
-		Short:   "Set config keys of a storage pool (KEY= with an empty value unsets it)",
-		Example: "  lxmgr storage set fast size=16GiB",
-		Args:    minArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validatePoolName(args[0]); err != nil {
-				return err
-			}
-			cfg, err := parseKeyValues("storage config", args[1:])
-			if err != nil {
-				return err
-			}
-			return patchStoragePool(cmd.Context(), g.client(), args[0], cfg)
-		},
-	}
-}
-
-// storageUnsetPatch turns KEY arguments into a patch that removes them.
-func storageUnsetPatch(keys []string) (map[string]string, error) {
-	cfg := make(map[string]string, len(keys))
-	for _, k := range keys {
-		if k == "" || strings.ContainsAny(k, "= \t\r\n") {
-			return nil, fmt.Errorf("key %q: want a config key such as size", k)
-		}
-		cfg[k] = ""
-	}
-	return cfg, nil
-}
-
-func newStorageUnsetCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
-		Use:     "unset NAME KEY...",
-		Short:   "Remove config keys from a storage pool",
-		Example: "  lxmgr storage unset fast volume.size",
-		Args:    minArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := validatePoolName(args[0]); err != nil {
-				return err
-			}
-			cfg, err := storageUnsetPatch(args[1:])
-			if err != nil {
-				return err
-			}
-			return patchStoragePool(cmd.Context(), g.client(), args[0], cfg)
-		},
-	}
+// storageKeys is the set/unset pair of storage pools.
+var storageKeys = keyedObject{
+	what: "storage pool", exampleKey: "size",
+	setExample:   "  lxmgr storage set fast size=16GiB",
+	unsetExample: "  lxmgr storage unset fast volume.size",
+	validate:     validatePoolName,
+	patch:        patchStoragePool,
 }
 
 // patchStoragePool merges cfg into a pool with the ETag of a read just

@@ -43,11 +43,11 @@ func TestStorageCreateRequest(t *testing.T) {
 }
 
 func TestStorageUnsetPatch(t *testing.T) {
-	if got, err := storageUnsetPatch([]string{"size", "volume.size"}); err != nil || !maps.Equal(got, map[string]string{"size": "", "volume.size": ""}) {
+	if got, err := unsetPatch([]string{"size", "volume.size"}, "k"); err != nil || !maps.Equal(got, map[string]string{"size": "", "volume.size": ""}) {
 		t.Errorf("got %v, %v", got, err)
 	}
 	for _, bad := range []string{"", "size=1", "a b"} {
-		if _, err := storageUnsetPatch([]string{bad}); err == nil {
+		if _, err := unsetPatch([]string{bad}, "k"); err == nil {
 			t.Errorf("key %q accepted", bad)
 		}
 	}
