@@ -42,7 +42,7 @@ done
 # Host limits that guests hit first (see lxmgr doctor): inotify instances
 # and watches (each systemd guest uses several), keyrings, neighbours.
 cat >/etc/sysctl.d/60-lxmgr.conf <<'CONF'
-fs.inotify.max_user_instances = 8192
+fs.inotify.max_user_instances = 65536
 fs.inotify.max_user_watches = 1048576
 fs.inotify.max_queued_events = 1048576
 kernel.keys.maxkeys = 5000

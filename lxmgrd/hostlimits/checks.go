@@ -58,7 +58,7 @@ var wantedControllers = []string{"cpu", "cpuset", "memory", "pids"}
 func (h host) checks() []Check {
 	return []Check{
 		h.sysctlScaled("fs.inotify.max_user_instances", inotifyInstancesPerGuest, inotifyInstancesReserve,
-			"per user, but every guest's instances are also charged to root, which owns each guest's user namespace, so this caps all guests together (their own uid ranges do not help): lxmgrd raises it to 8192 at start; persist it in /etc/sysctl.d/60-lxmgr.conf (scripts/setup.sh)"),
+			"per user, but every guest's instances are also charged to root, which owns each guest's user namespace, so this caps all guests together (their own uid ranges do not help): lxmgrd raises it to 65536 at start; persist it in /etc/sysctl.d/60-lxmgr.conf (scripts/setup.sh)"),
 		h.sysctlScaled("fs.inotify.max_user_watches", inotifyWatchesPerGuest, inotifyWatchesReserve,
 			"per user, charged like the instances to root, which owns each guest's user namespace, so it caps all guests together: lxmgrd raises it to 1048576 at start; persist it in /etc/sysctl.d/60-lxmgr.conf (scripts/setup.sh)"),
 		h.sysctlPerGuest("kernel.keys.maxkeys", keysPerGuest,

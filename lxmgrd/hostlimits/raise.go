@@ -20,7 +20,7 @@ var raisable = []struct {
 	name string
 	want int64
 }{
-	{"fs.inotify.max_user_instances", 8192},
+	{"fs.inotify.max_user_instances", 65536},
 	{"fs.inotify.max_user_watches", 1048576},
 	{"fs.inotify.max_queued_events", 1048576},
 	{"kernel.keys.maxkeys", 5000},

@@ -38,7 +38,7 @@ func TestRaise(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"fs.inotify.max_user_instances 128 -> 8192",
+		"fs.inotify.max_user_instances 128 -> 65536",
 		"fs.inotify.max_queued_events 16384 -> 1048576",
 		"kernel.keys.maxkeys 200 -> 5000",
 		"kernel.keys.maxbytes 20000 -> 5000000",
@@ -51,7 +51,7 @@ func TestRaise(t *testing.T) {
 		t.Errorf("changed\n %q\nwant\n %q", changed, want)
 	}
 	for name, v := range map[string]string{
-		"fs.inotify.max_user_instances": "8192",
+		"fs.inotify.max_user_instances": "65536",
 		"fs.inotify.max_user_watches":   "2000000", // never lowered
 		"kernel.pid_max":                "4194304",
 		"kernel.keys.maxbytes":          "5000000",
