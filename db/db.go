@@ -13,7 +13,8 @@ import (
 
 // DB is the open inventory. It is safe for concurrent use.
 type DB struct {
-	sql *sql.DB
+	sql  *sql.DB // writers: IMMEDIATE transactions, serialised
+	read *sql.DB // readers: deferred read-only transactions (View)
 }
 
 // Tx is one transaction, valid only inside the function given to
@@ -26,7 +27,7 @@ type Tx struct {
 }
 
 // Open opens (creating if needed) the SQLite database at path with mode
-// 0600, in WAL mode with a 5 s busy timeout, foreign keys on and
+// 0600, in WAL mode with a 30 s busy timeout, foreign keys on and
 // synchronous=NORMAL, and applies the migrations it has not applied yet.
 func Open(ctx context.Context, path string) (*DB, error) {
 	// Create the file ourselves: SQLite would create it with the umask's
@@ -41,7 +42,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	params := url.Values{
 		"_journal_mode": {"WAL"},
-		"_busy_timeout": {"5000"},
+		"_busy_timeout": {"30000"},
 		"_foreign_keys": {"on"},
 		"_synchronous":  {"NORMAL"},
 		"_txlock":       {"immediate"},
@@ -51,7 +52,17 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	db := &DB{sql: sqldb}
+	// Readers get their own pool of deferred, read-only transactions: in
+	// WAL mode they then neither wait for nor block the writers, which
+	// matters with hundreds of guests (a list reads every row).
+	params.Set("_txlock", "deferred")
+	params.Set("_query_only", "true")
+	readdb, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+params.Encode())
+	if err != nil {
+		sqldb.Close()
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	db := &DB{sql: sqldb, read: readdb}
 	var mode string
 	if err := sqldb.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
 		sqldb.Close()
@@ -70,7 +81,18 @@ func Open(ctx context.Context, path string) (*DB, error) {
 
 // Close closes the database.
 func (db *DB) Close() error {
-	return db.sql.Close()
+	return errors.Join(db.read.Close(), db.sql.Close())
+}
+
+// View runs fn in a read-only transaction that sees one consistent
+// snapshot and does not block, nor wait for, writers. Writes in fn fail.
+func (db *DB) View(ctx context.Context, fn func(tx *Tx) error) error {
+	sqltx, err := db.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer sqltx.Rollback()
+	return fn(&Tx{tx: sqltx})
 }
 
 // Transaction runs fn in one IMMEDIATE transaction: it commits if fn

@@ -70,7 +70,7 @@ func TestOpenPragmas(t *testing.T) {
 		want   string
 	}{
 		{"journal_mode", "wal"},
-		{"busy_timeout", "5000"},
+		{"busy_timeout", "30000"},
 		{"foreign_keys", "1"},
 		{"synchronous", "1"}, // NORMAL
 	}

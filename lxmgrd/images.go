@@ -142,7 +142,7 @@ func imageToAPI(img db.Image) api.Image {
 
 func (d *daemon) imagesGet(w http.ResponseWriter, r *http.Request) {
 	var imgs []db.Image
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+	err := d.db.View(r.Context(), func(tx *db.Tx) error {
 		var err error
 		imgs, err = tx.ImageList(r.Context())
 		return err
@@ -168,7 +168,7 @@ func (d *daemon) imagesGet(w http.ResponseWriter, r *http.Request) {
 
 func (d *daemon) imageGet(w http.ResponseWriter, r *http.Request) {
 	var img db.Image
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+	err := d.db.View(r.Context(), func(tx *db.Tx) error {
 		var err error
 		img, err = findImage(r.Context(), tx, r.PathValue("fingerprint"))
 		return err
@@ -265,7 +265,7 @@ func (d *daemon) imageDelete(w http.ResponseWriter, r *http.Request) {
 // serverConfig returns one server config key ("" when unset).
 func (d *daemon) serverConfig(ctx context.Context, key string) string {
 	var cfg map[string]string
-	d.db.Transaction(ctx, func(tx *db.Tx) error {
+	d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		cfg, err = tx.ConfigGet(ctx)
 		return err

@@ -20,7 +20,7 @@ const defaultStopTimeout = 30 * time.Second
 func (d *daemon) loadInstance(ctx context.Context, name string) (db.Instance, []api.Profile, error) {
 	var inst db.Instance
 	var profs []api.Profile
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		inst, err = tx.InstanceGet(ctx, name)
 		if err != nil {
@@ -174,7 +174,7 @@ type expandedInstance struct {
 // instanceList loads every instance expanded (two queries).
 func (d *daemon) instanceList(ctx context.Context) ([]expandedInstance, error) {
 	var out []expandedInstance
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		insts, err := tx.InstanceList(ctx)
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ func (d *daemon) instancesGet(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var insts []db.Instance
 	byName := map[string]api.Profile{}
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		if insts, err = tx.InstanceList(ctx); err != nil {
 			return err

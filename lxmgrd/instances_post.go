@@ -222,7 +222,7 @@ func (d *daemon) deleteRow(name string) {
 
 func (d *daemon) profilesOf(ctx context.Context, names []string) ([]api.Profile, error) {
 	var profs []api.Profile
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		profs, err = profilesFor(ctx, tx, names)
 		return err

@@ -42,7 +42,7 @@ func (d *daemon) networkDir(name string) string { return filepath.Join(d.dir, "n
 // networks returns every managed network.
 func (d *daemon) networkList(ctx context.Context) ([]db.Network, error) {
 	var nets []db.Network
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		nets, err = tx.NetworkList(ctx)
 		return err
@@ -304,7 +304,7 @@ func (d *daemon) networkUsedBy(ctx context.Context, name string) ([]string, erro
 			out = append(out, "/1.0/instances/"+nic.instance)
 		}
 	}
-	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err = d.db.View(ctx, func(tx *db.Tx) error {
 		profs, err := tx.ProfileList(ctx)
 		for _, p := range profs {
 			for _, dev := range p.Devices {
@@ -343,7 +343,7 @@ func (d *daemon) dhcpEnabled(ctx context.Context, netName string) bool {
 		return false
 	}
 	var n db.Network
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		n, err = tx.NetworkGet(ctx, netName)
 		return err

@@ -59,7 +59,7 @@ func (d *daemon) networksGet(w http.ResponseWriter, r *http.Request) {
 
 func (d *daemon) loadNetwork(ctx context.Context, name string) (db.Network, error) {
 	var n db.Network
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		n, err = tx.NetworkGet(ctx, name)
 		return err

@@ -66,7 +66,7 @@ func hostVeth(inst, device string) string {
 // allNICs resolves the nics of every instance (two queries).
 func (d *daemon) allNICs(ctx context.Context) ([]nicInfo, error) {
 	var out []nicInfo
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		out, err = allNICsTx(ctx, tx, "")
 		return err

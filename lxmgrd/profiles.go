@@ -14,7 +14,7 @@ import (
 
 func (d *daemon) profilesGet(w http.ResponseWriter, r *http.Request) {
 	var list []api.Profile
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+	err := d.db.View(r.Context(), func(tx *db.Tx) error {
 		var err error
 		list, err = tx.ProfileList(r.Context())
 		if err != nil {
@@ -53,7 +53,7 @@ func usedBy(r *http.Request, tx *db.Tx, name string) ([]string, error) {
 
 func (d *daemon) profileGet(w http.ResponseWriter, r *http.Request) {
 	var p api.Profile
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+	err := d.db.View(r.Context(), func(tx *db.Tx) error {
 		var err error
 		if p, err = tx.ProfileGet(r.Context(), r.PathValue("name")); err != nil {
 			return err

@@ -30,7 +30,7 @@ func (d *daemon) snapshotsGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var snaps []db.Snapshot
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		snaps, err = tx.SnapshotList(ctx, name)
 		return err
@@ -57,7 +57,7 @@ func (d *daemon) snapshotsGet(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) snapshotGet(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var s db.Snapshot
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		s, err = tx.SnapshotGet(ctx, r.PathValue("name"), r.PathValue("snap"))
 		return err

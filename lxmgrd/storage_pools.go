@@ -81,7 +81,7 @@ func (d *daemon) poolToAPI(ctx context.Context, p db.Pool) (api.StoragePool, err
 // profiles whose root disk names it.
 func (d *daemon) poolUsedBy(ctx context.Context, pool string) ([]string, error) {
 	out := []string{}
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		insts, err := tx.InstanceList(ctx)
 		if err != nil {
 			return err
@@ -115,7 +115,7 @@ func (d *daemon) poolUsedBy(ctx context.Context, pool string) ([]string, error) 
 
 func (d *daemon) loadPool(ctx context.Context, name string) (db.Pool, error) {
 	var p db.Pool
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		p, err = tx.PoolGet(ctx, name)
 		return err
@@ -125,7 +125,7 @@ func (d *daemon) loadPool(ctx context.Context, name string) (db.Pool, error) {
 
 func (d *daemon) poolsGet(w http.ResponseWriter, r *http.Request) {
 	var pools []db.Pool
-	err := d.db.Transaction(r.Context(), func(tx *db.Tx) error {
+	err := d.db.View(r.Context(), func(tx *db.Tx) error {
 		var err error
 		pools, err = tx.PoolList(r.Context())
 		return err

@@ -44,7 +44,7 @@ func (d *daemon) volumeUsedBy(ctx context.Context, pool, vol string) ([]string, 
 
 func (d *daemon) profileList(ctx context.Context) ([]api.Profile, error) {
 	var out []api.Profile
-	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
+	err := d.db.View(ctx, func(tx *db.Tx) error {
 		var err error
 		out, err = tx.ProfileList(ctx)
 		return err
