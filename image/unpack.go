@@ -2,11 +2,8 @@ package image
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,77 +54,28 @@ func Unpack(ctx context.Context, tarball, wantFingerprint, destDir string, opts 
 }
 
 func unpack(ctx context.Context, tarball, wantFingerprint, destDir string, opts UnpackOptions) (Metadata, error) {
-	f, err := os.Open(tarball)
-	if err != nil {
-		return Metadata{}, err
-	}
-	defer f.Close()
 	root, err := os.OpenRoot(destDir)
 	if err != nil {
 		return Metadata{}, err
 	}
 	defer root.Close()
-
-	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(f, h), 1<<20)
-	dec, err := openStream(ctx, br)
+	x := newExtractor(root, opts)
+	var meta *Metadata
+	got, _, err := walkTarball(ctx, tarball, func(hdr *tar.Header, name string, r io.Reader) error {
+		if name == "metadata.yaml" && hdr.Typeflag == tar.TypeReg {
+			m, data, err := readMetadata(r, hdr.Size)
+			if err != nil {
+				return err
+			}
+			meta = &m
+			r = bytes.NewReader(data)
+		}
+		return x.extract(hdr, name, r)
+	})
 	if err != nil {
 		return Metadata{}, err
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			dec.abort()
-		}
-	}()
-	stream := dec.r
-
-	x := newExtractor(root, opts)
-	var meta *Metadata
-	tr := tar.NewReader(stream)
-	for {
-		if err := ctx.Err(); err != nil {
-			return Metadata{}, err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return Metadata{}, fmt.Errorf("read tar: %w", err)
-		}
-		name, err := entryName(hdr.Name)
-		if err != nil {
-			return Metadata{}, err
-		}
-		if name == "" {
-			continue // "./" itself: destDir is the caller's
-		}
-		if name == "metadata.yaml" && hdr.Typeflag == tar.TypeReg {
-			m, data, err := readMetadata(tr, hdr.Size)
-			if err != nil {
-				return Metadata{}, err
-			}
-			meta = &m
-			if err := x.extract(hdr, name, bytes.NewReader(data)); err != nil {
-				return Metadata{}, err
-			}
-			continue
-		}
-		if err := x.extract(hdr, name, tr); err != nil {
-			return Metadata{}, err
-		}
-	}
-	// Hash the whole file: compression trailer (verifying its checksum)
-	// and padding.
-	finished = true
-	if err := dec.finish(); err != nil {
-		return Metadata{}, fmt.Errorf("read tar: %w", err)
-	}
-	if _, err := io.Copy(io.Discard, br); err != nil {
-		return Metadata{}, err
-	}
-	if got := hex.EncodeToString(h.Sum(nil)); wantFingerprint != "" && !strings.EqualFold(got, wantFingerprint) {
+	if wantFingerprint != "" && !strings.EqualFold(got, wantFingerprint) {
 		return Metadata{}, fmt.Errorf("%w: want %s, got %s", ErrFingerprintMismatch, wantFingerprint, got)
 	}
 	if meta == nil {
