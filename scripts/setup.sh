@@ -60,6 +60,12 @@ sysctl -q -p /etc/sysctl.d/60-lxmgr.conf || echo "setup: some sysctls could not 
 
 # lxcfs makes free, /proc/meminfo, /proc/cpuinfo, nproc and uptime inside a
 # guest show the guest's own limits; liblxc hooks it in when it runs.
+# An lxcfs that died leaves its FUSE mount behind ("Transport endpoint is not
+# connected"), which breaks every stat of the path: detach it first.
+if ! mountpoint -q /var/lib/lxcfs 2>/dev/null && grep -qs ' /var/lib/lxcfs ' /proc/self/mounts; then
+	echo "setup: clearing a dead lxcfs mount on /var/lib/lxcfs"
+	umount -l /var/lib/lxcfs
+fi
 if ! mountpoint -q /var/lib/lxcfs; then
 	if [ -d /run/systemd/system ]; then
 		systemctl enable --now lxcfs
