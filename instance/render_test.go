@@ -35,7 +35,7 @@ func lines(cfg, key string) []string {
 
 func TestRenderValues(t *testing.T) {
 	v1 := hostInfo{seccomp: "/usr/share/lxc/config/common.seccomp"}
-	v2 := hostInfo{cgroup2: true, apparmor: true, lxcfs: true}
+	v2 := hostInfo{cgroup2: true, apparmor: true, lxcfs: []string{"proc/meminfo", "sys/devices/system/cpu"}}
 	tests := []struct {
 		name string
 		host hostInfo
@@ -84,7 +84,13 @@ func TestRenderValues(t *testing.T) {
 			"lxc.cgroup.memory.limit_in_bytes": nil,
 			"lxc.apparmor.profile":             nil,
 			"lxc.seccomp.profile":              nil,
-			"lxc.hook.mount":                   {"/usr/share/lxcfs/lxc.mount.hook"},
+			"lxc.hook.mount":                   nil,
+			"lxc.hook.post-stop":               nil,
+			"lxc.mount.entry": {
+				"/sys/fs/fuse/connections sys/fs/fuse/connections none bind,optional 0 0",
+				"/var/lib/lxcfs/proc/meminfo proc/meminfo none bind,create=file,optional 0 0",
+				"/var/lib/lxcfs/sys/devices/system/cpu sys/devices/system/cpu none bind,create=dir,optional 0 0",
+			},
 		}},
 		{"nesting", v2, func(s *Spec) { s.Nesting = true }, map[string][]string{
 			"lxc.mount.auto":             {"proc:mixed sys:mixed cgroup:rw:force"},
