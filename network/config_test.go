@@ -149,11 +149,15 @@ func TestDNSMasqArgsAndHosts(t *testing.T) {
 		}}
 	args := m.args()
 	for _, want := range []string{"--conf-file=/dev/null", "--interface=lxt0", "--listen-address=10.231.5.1",
-		"--dhcp-range=10.231.5.50,10.231.5.60,255.255.255.0,1h", "--domain=lxmgr", "--local=/lxmgr/",
+		"--dhcp-range=10.231.5.50,10.231.5.60,255.255.255.0,1h", "--dhcp-lease-max=254", "--domain=lxmgr", "--local=/lxmgr/",
 		"--pid-file=/x/n1/dnsmasq.pid", "--dhcp-hostsfile=/x/n1/dhcp-hosts", "--dhcp-leasefile=/x/n1/dnsmasq.leases"} {
 		if !slices.Contains(args, want) {
 			t.Errorf("args lack %s: %v", want, args)
 		}
+	}
+	m.Gateway = netip.MustParsePrefix("10.231.4.1/22")
+	if !slices.Contains(m.args(), "--dhcp-lease-max=1022") {
+		t.Errorf("a /22 should allow 1022 leases: %v", m.args())
 	}
 	m.Ranges = nil
 	if slices.ContainsFunc(m.args(), func(a string) bool { return strings.HasPrefix(a, "--dhcp-range") }) {

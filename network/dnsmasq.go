@@ -108,6 +108,9 @@ func (m DNSMasq) args() []string {
 		for _, r := range m.Ranges {
 			a = append(a, fmt.Sprintf("--dhcp-range=%s,%s,%s,1h", r.Start, r.End, mask))
 		}
+		// dnsmasq hands out at most 1000 leases unless told otherwise; a
+		// hoster's /22 holds more guests than that.
+		a = append(a, "--dhcp-lease-max="+strconv.Itoa(hostCount(m.Gateway)))
 		if m.MTU > 0 {
 			a = append(a, "--dhcp-option-force=26,"+strconv.Itoa(m.MTU))
 		}
@@ -345,4 +348,13 @@ func waitGone(pid int, timeout time.Duration) bool {
 		time.Sleep(10 * time.Millisecond)
 	}
 	return !alive(pid)
+}
+
+// hostCount is the number of host addresses in an IPv4 subnet (at least 1).
+func hostCount(p netip.Prefix) int {
+	bits := 32 - p.Bits()
+	if bits > 20 {
+		bits = 20 // a million leases is beyond any host
+	}
+	return max(1<<bits-2, 1)
 }
