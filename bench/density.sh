@@ -15,6 +15,9 @@
 #              --quick 5,20,50); guests are launched between the counts in
 #              parallel batches of --batch (4), each waited for until boot
 #              finished, the same way for both tools
+#   new launch at the highest count, three more guests one after the other:
+#              lxmgr `launch --wait` (boot finished and an address), LXD
+#              `launch`; command time and launch to boot finished
 #   mgr mem    at the highest count, the PSS (/proc/PID/smaps_rollup) of
 #              every process in the daemon's network namespace: the daemon,
 #              its dnsmasq and its per-guest processes (liblxc's
@@ -38,8 +41,8 @@
 # Setup and isolation are bench/lib.sh's (as bench/launch.sh): each daemon in
 # its own throwaway network namespace, state in a temp dir, LXD's bridge
 # with an explicit subnet and no NAT, no `lxd init`; everything removed at
-# exit, also on failure or interrupt. Both bridges are /22 here (LXD
-# 10.232.4.1/22, lxmgr 10.233.4.1/22, no NAT) so that 300 guests all get a
+# exit, also on failure or interrupt. Both bridges are /21 here (LXD
+# 10.232.0.1/21, lxmgr 10.233.0.1/21, no NAT) so that 1000 guests all get a
 # DHCP lease, and LXD's guests get lxmgr's read-only /sys (raw.lxc
 # "lxc.mount.auto = sys:mixed") without which the image's networkd never
 # asks for a lease under LXD (see LXD_RAW_LXC in lib.sh): both tools' guests
@@ -95,9 +98,9 @@ CONFIGS=()
 [[ ",$TOOLS," == *",lxd,"* ]] && CONFIGS+=(lxd-btrfs)
 [ ${#CONFIGS[@]} -gt 0 ] || { echo "bench: --tools takes lxmgr, lxd or both" >&2; exit 2; }
 
-LXD_SUBNET=10.232.4.1/22
+LXD_SUBNET=10.232.0.1/21
 LXD_BRIDGE=lxdbr9
-LXMGR_NET_CONFIG="ipv4.address=10.233.4.1/22 ipv4.nat=false"
+LXMGR_NET_CONFIG="ipv4.address=10.233.0.1/21 ipv4.nat=false"
 BT_SIZE=24GiB # sparse loop files; 300 guests' journals and CoW writes
 LXD_RAW_LXC="lxc.mount.auto = sys:mixed" # else LXD's guests get no DHCP lease (lib.sh)
 . "$(dirname "$0")/lib.sh"
@@ -316,6 +319,33 @@ measure() {
 	R[$cfg,nk]=$k
 	R[$cfg,stopped]=$stopped
 
+	# New guests while all the others run: lxmgr `launch --wait` (returns
+	# once systemd says boot finished and the guest has its address), LXD
+	# `launch`; then boot finished polled as everywhere else.
+	raw="" rawl=""
+	for i in 1 2 3; do
+		name=$(printf 'd%s-n%02d' "$tool" "$i")
+		track "$cfg" "$name"
+		echo "== $cfg $name (new at $running)" >>"$WORK/launch.log"
+		t0=$(now)
+		case $cfg in
+		lxmgr-*) cli "$cfg" launch debian/12 "$name" -s bt --wait ;;
+		lxd-*) cli "$cfg" launch deb12 "$name" -s bt ;;
+		esac </dev/null >>"$WORK/launch.log" 2>&1 || die "$cfg: launch $name with $running guests running"
+		t1=$(now)
+		out=$(wait_booted "$cfg" "$name") || die "$cfg: $name did not finish booting: $out"
+		t2=$(now)
+		names+=("$name")
+		raw+="$(sub "$t1" "$t0") " rawl+="$(sub "$t2" "$t0") "
+		sleep 1
+	done
+	R[$cfg,newat]=$running
+	R[$cfg,newcmd]=$(median "$raw")
+	R[$cfg,newboot]=$(median "$rawl")
+	R[$cfg,new_raw]="$raw(to boot finished $rawl)"
+	log "$cfg: new guests with $running running: launch $raw(to boot finished $rawl)"
+	running=$((running + 3))
+
 	# Memory at the highest count.
 	sleep 5
 	sync
@@ -410,6 +440,9 @@ for k in $(seq "$NCOUNTS"); do
 	row "list, $lbl (ms)" "$(ms "${R[$M,list,$k]:-}")" "$(ms "${R[$L,list,$k]:-}")" "$tl"
 	row "list json, $lbl (ms)" "$(ms "${R[$M,json,$k]:-}")" "$(ms "${R[$L,json,$k]:-}")" "$tj"
 done
+row "launch at ${R[$M,newat]:-${R[$L,newat]:-?}} running: command (s)" "$(val $M,newcmd)" "$(val $L,newcmd)" \
+	"lxmgr's is launch --wait: < 1 s: $(if [ -n "${R[$M,newcmd]:-}" ] && awk -v a="${R[$M,newcmd]}" 'BEGIN {exit !(a < 1)}'; then echo MET; else echo "NOT MET"; fi)"
+row "  to boot finished (s)" "$(val $M,newboot)" "$(val $L,newboot)"
 row "manager PSS per guest (MiB)" "$(val $M,mgr_per)" "$(val $L,mgr_per)" \
 	"<= 0.2: $(verdict "$(ratio "${R[$M,mgr_per]:-}" "${R[$L,mgr_per]:-}")" 0.2)"
 row "host memory per guest (MiB)" "$(val $M,host_per)" "$(val $L,host_per)"
@@ -419,6 +452,7 @@ for cfg in "${CONFIGS[@]}"; do
 	echo "  MemAvailable $(( ${R[$cfg,ma0]:-0} / 1024 )) MiB before the first guest, $(( ${R[$cfg,ma1]:-0} / 1024 )) MiB at the highest count"
 	echo "  guests with an IPv4 address at each count: $(for k in $(seq "${R[$cfg,nk]:-0}"); do printf '%s/%s ' "${R[$cfg,v4,$k]:-?}" "${R[$cfg,n,$k]:-?}"; done)"
 	echo "  launch samples (s): ${R[$cfg,launch_raw]:-}; stop+start (s): ${R[$cfg,stopstart_raw]:-}"
+	echo "  new guests at the highest count (s): ${R[$cfg,new_raw]:-}"
 	echo "  growing: ${R[$cfg,grow_per]:--} s per guest in batches of $BATCH; deletes ${R[$cfg,delete_s]:--} s; this tool ${R[$cfg,total_s]:--} s in all"
 done
 echo "total run time: $((SECONDS - T_START)) s"

@@ -182,15 +182,18 @@ func exitCode(st *os.ProcessState) int {
 
 // WaitReady waits until the guest's init says boot finished, or ctx ends.
 //
-// For init "systemd" it runs `systemctl is-system-running --wait` in the
-// guest, again while systemd is not reachable yet, until it prints
+// For init "systemd" it first waits for systemd's private bus socket to
+// appear in the guest, then runs `systemctl is-system-running --wait`
+// (again, should that find the bus not answering yet) until it prints
 // something other than initializing or starting (running, degraded, ...).
-// For any other init (busybox) it polls every 50ms for the file
-// run/lxmgr-ready in the guest, looked up through /proc/<initpid>/root with
-// os.OpenRoot so a guest symlink can never lead the lookup out of the guest.
+// For any other init (busybox) it waits for the file run/lxmgr-ready.
+// Files are looked for through /proc/<initpid>/root with os.OpenRoot, so a
+// guest symlink can never lead the lookup out of the guest, and polling
+// them costs no attach into the guest.
 func (d *Driver) WaitReady(ctx context.Context, name, init string) error {
+	marker := "run/lxmgr-ready"
 	if init == "systemd" {
-		return d.waitSystemd(ctx, name)
+		marker = "run/systemd/private"
 	}
 	for {
 		st, err := d.State(name)
@@ -200,24 +203,28 @@ func (d *Driver) WaitReady(ctx context.Context, name, init string) error {
 		if st.Status == StatusStopped || st.Status == StatusAborting {
 			return fmt.Errorf("wait ready %q: %w", name, ErrNotRunning)
 		}
-		if st.Pid > 0 && readyFile(fmt.Sprintf("/proc/%d/root", st.Pid)) {
-			return nil
+		if st.Pid > 0 && guestHasFile(fmt.Sprintf("/proc/%d/root", st.Pid), marker) {
+			break
 		}
-		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			return fmt.Errorf("wait ready %q: %w", name, err)
 		}
 	}
+	if init == "systemd" {
+		return d.waitSystemd(ctx, name)
+	}
+	return nil
 }
 
-// readyFile reports whether run/lxmgr-ready exists under the guest root
-// dir, resolving every path component inside that root.
-func readyFile(dir string) bool {
+// guestHasFile reports whether rel exists under the guest root dir,
+// resolving every path component inside that root.
+func guestHasFile(dir, rel string) bool {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		return false
 	}
 	defer root.Close()
-	_, err = root.Stat("run/lxmgr-ready")
+	_, err = root.Stat(rel)
 	return err == nil
 }
 
@@ -235,7 +242,7 @@ func (d *Driver) waitSystemd(ctx context.Context, name string) error {
 		default:
 			return nil
 		}
-		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
 			return fmt.Errorf("wait ready %q: %w", name, err)
 		}
 	}

@@ -285,8 +285,8 @@ func TestReadyFileStaysInRoot(t *testing.T) {
 			}
 			os.Remove(filepath.Join(host, "lxmgr-ready"))
 			tt.setup(run)
-			if got := readyFile(root); got != tt.want {
-				t.Errorf("readyFile = %v, want %v", got, tt.want)
+			if got := guestHasFile(root, "run/lxmgr-ready"); got != tt.want {
+				t.Errorf("guestHasFile = %v, want %v", got, tt.want)
 			}
 		})
 	}
