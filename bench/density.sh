@@ -144,7 +144,6 @@ launch_batch() {
 	local cfg=$1 n p ok=0 pids=()
 	shift
 	for n in "$@"; do
-		track "$cfg" "$n"
 		echo "== $cfg $n (batch)" >>"$WORK/launch.log"
 		(launch_cmd "$cfg" "$n" && wait_booted "$cfg" "$n" >/dev/null) &
 		pids+=($!)
@@ -277,6 +276,9 @@ measure() {
 			for i in $(seq "$batch"); do
 				bn+=("$(printf 'd%s-%04d' "$tool" $((running + i)))")
 			done
+			# (tracked here: launch_batch runs in a command substitution,
+			# whose variables do not reach the cleanup)
+			for i in "${bn[@]}"; do track "$cfg" "$i"; done
 			t0=$SECONDS
 			got=$(launch_batch "$cfg" "${bn[@]}")
 			tgrow=$((tgrow + SECONDS - t0)) ngrow=$((ngrow + batch))

@@ -154,6 +154,7 @@ func TestBuildDebian(t *testing.T) {
 		"etc/systemd/system/sockets.target.wants/systemd-networkd.socket":     "",
 		"etc/systemd/network/eth0.network":                                    "ClientIdentifier=mac",
 		"etc/hosts":                                                           "localhost",
+		"etc/systemd/system.conf.d/50-lxmgr-accounting.conf":                  "DefaultMemoryAccounting=no",
 	}
 	for p, substr := range want {
 		data, err := os.ReadFile(filepath.Join(rootfs, p))
@@ -164,7 +165,7 @@ func TestBuildDebian(t *testing.T) {
 	if data, _ := os.ReadFile(filepath.Join(rootfs, "etc/hostname")); len(data) != 0 {
 		t.Errorf("etc/hostname = %q, want empty", data)
 	}
-	for _, unit := range []string{"systemd-remount-fs.service", "getty@tty1.service", "systemd-udevd.service", "systemd-modules-load.service"} {
+	for _, unit := range []string{"systemd-remount-fs.service", "getty@tty1.service", "systemd-udevd.service", "systemd-modules-load.service", "systemd-network-generator.service"} {
 		if target, _ := os.Readlink(filepath.Join(rootfs, "etc/systemd/system", unit)); target != "/dev/null" {
 			t.Errorf("%s not masked (-> %q)", unit, target)
 		}

@@ -154,6 +154,7 @@ func (d *Driver) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	d.drop(name)
+	removeStaleCgroups(name)
 	if err := os.RemoveAll(d.dir(name)); err != nil {
 		return fmt.Errorf("delete %q: %w", name, err)
 	}

@@ -117,6 +117,9 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("start %q: %w", name, ctx.Err())
 		}
+		if st, serr := d.State(name); serr == nil && st.Status == StatusStopped {
+			removeStaleCgroups(name)
+		}
 		return fmt.Errorf("start %q: lxc-start: %w: %s%s", name, err,
 			strings.TrimSpace(stderr.String()), logTail(logPath, logStart))
 	}
@@ -131,7 +134,10 @@ func (d *Driver) Start(ctx context.Context, name string) error {
 		switch st.Status {
 		case StatusRunning:
 			return nil
-		case StatusStopped, StatusAborting:
+		case StatusStopped:
+			removeStaleCgroups(name)
+			return fmt.Errorf("start %q: container is %s after lxc-start%s", name, st.Status, logTail(logPath, logStart))
+		case StatusAborting:
 			return fmt.Errorf("start %q: container is %s after lxc-start%s", name, st.Status, logTail(logPath, logStart))
 		}
 		if time.Now().After(deadline) {

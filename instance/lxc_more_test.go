@@ -193,6 +193,13 @@ func TestStartFailureReportsLog(t *testing.T) {
 	if st, _ := d.State(name); st.Status != StatusStopped {
 		t.Errorf("after failed start: %s", st.Status)
 	}
+	for _, base := range cgroupBases() {
+		for _, kind := range []string{"lxc.monitor.", "lxc.payload."} {
+			if _, err := os.Stat(filepath.Join(base, kind+name)); err == nil {
+				t.Errorf("failed start left cgroup %s", filepath.Join(base, kind+name))
+			}
+		}
+	}
 }
 
 // debianRootfs finds a Debian systemd rootfs built by the image tooling,
