@@ -145,6 +145,40 @@ func (tx *Tx) InstanceList(ctx context.Context) ([]Instance, error) {
 	return out, nil
 }
 
+// InstanceRaw is an instance's name and JSON columns as stored. Callers
+// that derive something from every instance (the daemon's nic index)
+// compare the text and decode only the rows that changed.
+type InstanceRaw struct{ Name, Config, Devices, Profiles string }
+
+// InstanceRawList returns every instance's InstanceRaw, ordered by name.
+func (tx *Tx) InstanceRawList(ctx context.Context) ([]InstanceRaw, error) {
+	rows, err := tx.query(ctx, `SELECT name, config, devices, profiles FROM instances ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", err)
+	}
+	defer rows.Close()
+	var out []InstanceRaw
+	for rows.Next() {
+		var r InstanceRaw
+		if err := rows.Scan(&r.Name, &r.Config, &r.Devices, &r.Profiles); err != nil {
+			return nil, fmt.Errorf("list instances: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Decode returns an Instance with the name, config, devices and profiles
+// of r (the other fields are zero).
+func (r InstanceRaw) Decode() (Instance, error) {
+	in := Instance{Name: r.Name, Config: map[string]string{}, Devices: api.Devices{}, Profiles: []string{}}
+	if err := errors.Join(fromJSON(r.Config, &in.Config, "config"), fromJSON(r.Devices, &in.Devices, "devices"),
+		fromJSON(r.Profiles, &in.Profiles, "profiles")); err != nil {
+		return Instance{}, fmt.Errorf("instance %q: %w", r.Name, err)
+	}
+	return in, nil
+}
+
 // InstanceUpdate writes, for the row with in.ID, the fields that change
 // over an instance's life: description, config, devices, profiles,
 // ephemeral, architecture, creation state and last use. Name (see

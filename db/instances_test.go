@@ -233,7 +233,9 @@ func TestInstanceListOneQueryFast(t *testing.T) {
 		})
 	}
 	t.Logf("InstanceList of %d rows: %v", n, best)
-	if best > 50*time.Millisecond && !raceEnabled {
-		t.Errorf("InstanceList of %d rows took %v, want < 50ms", n, best)
+	// ~15 ms on the 2-CPU VM when quiet; the bound only catches a
+	// per-row cost gone wrong, not a busy machine.
+	if best > 250*time.Millisecond && !raceEnabled {
+		t.Errorf("InstanceList of %d rows took %v, want < 250ms", n, best)
 	}
 }

@@ -155,6 +155,7 @@ func TestBuildDebian(t *testing.T) {
 		"etc/systemd/network/eth0.network":                                    "ClientIdentifier=mac",
 		"etc/hosts":                                                           "localhost",
 		"etc/systemd/system.conf.d/50-lxmgr-accounting.conf":                  "DefaultMemoryAccounting=no",
+		"etc/systemd/resolved.conf.d/50-lxmgr-no-multicast.conf":              "LLMNR=no",
 	}
 	for p, substr := range want {
 		data, err := os.ReadFile(filepath.Join(rootfs, p))

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/db"
+)
+
+// TestAllNICsFollowsChanges checks that the memo behind allNICsTx never
+// answers from stale rows: a changed instance, a changed profile and a
+// deleted instance all show at once.
+func TestAllNICsFollowsChanges(t *testing.T) {
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	tx := func(fn func(tx *db.Tx) error) {
+		t.Helper()
+		if err := d.Transaction(ctx, fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nics := func(skip string) map[string]nicInfo {
+		t.Helper()
+		out := map[string]nicInfo{}
+		tx(func(tx *db.Tx) error {
+			list, err := allNICsTx(ctx, tx, skip)
+			for _, n := range list {
+				out[n.instance+"/"+n.device] = n
+			}
+			return err
+		})
+		return out
+	}
+	tx(func(tx *db.Tx) error {
+		return tx.ProfileCreate(ctx, api.Profile{Name: "p1", ProfilePut: api.ProfilePut{Config: map[string]string{},
+			Devices: api.Devices{"eth0": {"type": "nic", "network": "net1"}}}})
+	})
+	for i, name := range []string{"a", "b"} {
+		inst := db.Instance{Name: name, Type: "container", CreationState: "created", IdmapBase: int64(i + 1),
+			Config: map[string]string{"volatile.eth0.hwaddr": "00:16:3e:00:00:0" + name}, Devices: api.Devices{}, Profiles: []string{"p1"}}
+		tx(func(tx *db.Tx) error { return tx.InstanceCreate(ctx, &inst) })
+	}
+	got := nics("")
+	if len(got) != 2 || got["a/eth0"].network != "net1" || got["b/eth0"].hwaddr != "00:16:3e:00:00:0b" {
+		t.Fatalf("nics = %+v", got)
+	}
+	if got := nics("a"); len(got) != 1 || got["b/eth0"].instance != "b" {
+		t.Fatalf("nics skipping a = %+v", got)
+	}
+
+	// An instance's own device and MAC change.
+	tx(func(tx *db.Tx) error {
+		in, err := tx.InstanceGet(ctx, "a")
+		if err != nil {
+			return err
+		}
+		in.Config["volatile.eth0.hwaddr"] = "00:16:3e:00:00:aa"
+		in.Devices = api.Devices{"eth0": {"type": "nic", "network": "net1", "ipv4.address": "10.0.0.5"}}
+		return tx.InstanceUpdate(ctx, in)
+	})
+	got = nics("")
+	if a := got["a/eth0"]; a.hwaddr != "00:16:3e:00:00:aa" || a.ipv4.String() != "10.0.0.5" {
+		t.Fatalf("after an instance change: %+v", a)
+	}
+
+	// A profile change reaches every instance using it.
+	tx(func(tx *db.Tx) error {
+		return tx.ProfileUpdate(ctx, api.Profile{Name: "p1", ProfilePut: api.ProfilePut{Config: map[string]string{},
+			Devices: api.Devices{"eth0": {"type": "nic", "network": "net2"}}}})
+	})
+	if got := nics(""); got["b/eth0"].network != "net2" || got["a/eth0"].network != "net1" {
+		t.Fatalf("after a profile change: %+v", got)
+	}
+
+	// A deleted instance is gone.
+	tx(func(tx *db.Tx) error { return tx.InstanceDelete(ctx, "b") })
+	if got := nics(""); len(got) != 1 {
+		t.Fatalf("after a delete: %+v", got)
+	}
+}
