@@ -70,9 +70,9 @@ func writeInfo(w io.Writer, i *api.InstanceFull) {
 	if st.Pid > 0 {
 		fmt.Fprintln(w, "\nResources:")
 		fmt.Fprintf(w, "  %-20s %d\n", "Processes:", st.Processes)
-		fmt.Fprintf(w, "  %-20s %s\n", "Memory usage:", humanBytes(st.Memory.Usage))
+		fmt.Fprintf(w, "  %-20s %s\n", "Memory usage:", api.HumanBytes(st.Memory.Usage))
 		if st.Memory.UsagePeak > 0 {
-			fmt.Fprintf(w, "  %-20s %s\n", "Memory usage (peak):", humanBytes(st.Memory.UsagePeak))
+			fmt.Fprintf(w, "  %-20s %s\n", "Memory usage (peak):", api.HumanBytes(st.Memory.UsagePeak))
 		}
 		fmt.Fprintf(w, "  %-20s %s\n", "CPU usage:", (time.Duration(st.CPU.Usage) * time.Nanosecond).Round(time.Millisecond).String())
 	}
@@ -89,7 +89,7 @@ func writeInstanceDisks(w io.Writer, disks map[string]api.InstanceStateDisk) {
 	}
 	fmt.Fprintln(w, "\nDisk:")
 	for _, d := range sortedKeys(disks) {
-		fmt.Fprintf(w, "  %-20s %s\n", printable(d)+":", humanBytes(disks[d].Usage))
+		fmt.Fprintf(w, "  %-20s %s\n", printable(d)+":", api.HumanBytes(disks[d].Usage))
 	}
 }
 
@@ -137,8 +137,8 @@ func writeInstanceNetwork(w io.Writer, nets map[string]api.InstanceStateNetwork)
 			}
 		}
 		if c := nw.Counters; c != nil {
-			field("Bytes received", humanBytes(c.BytesReceived))
-			field("Bytes sent", humanBytes(c.BytesSent))
+			field("Bytes received", api.HumanBytes(c.BytesReceived))
+			field("Bytes sent", api.HumanBytes(c.BytesSent))
 			field("Packets received", humanCount(c.PacketsReceived))
 			field("Packets sent", humanCount(c.PacketsSent))
 		}

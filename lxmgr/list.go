@@ -40,7 +40,7 @@ var columns = []column{
 		if i.State == nil || i.State.Memory.Usage <= 0 {
 			return ""
 		}
-		return humanBytes(i.State.Memory.Usage)
+		return api.HumanBytes(i.State.Memory.Usage)
 	}},
 	{'d', "description", "DESCRIPTION", func(i *api.InstanceFull) string { return i.Description }},
 	{'c', "created", "CREATED", func(i *api.InstanceFull) string {

@@ -69,8 +69,8 @@ func writeNetworkInfo(w io.Writer, n *api.Network, st *api.NetworkState, stErr e
 			}
 		}
 		fmt.Fprintln(w, "\nNetwork usage:")
-		fmt.Fprintf(w, "  %-18s %s\n", "Bytes received:", humanBytes(st.Counters.BytesReceived))
-		fmt.Fprintf(w, "  %-18s %s\n", "Bytes sent:", humanBytes(st.Counters.BytesSent))
+		fmt.Fprintf(w, "  %-18s %s\n", "Bytes received:", api.HumanBytes(st.Counters.BytesReceived))
+		fmt.Fprintf(w, "  %-18s %s\n", "Bytes sent:", api.HumanBytes(st.Counters.BytesSent))
 		fmt.Fprintf(w, "  %-18s %s\n", "Packets received:", humanCount(st.Counters.PacketsReceived))
 		fmt.Fprintf(w, "  %-18s %s\n", "Packets sent:", humanCount(st.Counters.PacketsSent))
 	}

@@ -128,19 +128,3 @@ func cell(r []string, i int) string {
 	}
 	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(r[i])
 }
-
-// humanBytes formats a byte count with binary units (LXD style: "12.34MiB").
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.2f%s", v, units[i])
-}

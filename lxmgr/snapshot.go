@@ -148,7 +148,7 @@ func snapshotRows(snaps []api.InstanceSnapshot) (header []string, rows [][]strin
 	for _, s := range snaps {
 		size := ""
 		if s.Size > 0 {
-			size = humanBytes(s.Size)
+			size = api.HumanBytes(s.Size)
 		}
 		rows = append(rows, []string{snapshotName(s), formatTime(s.CreatedAt), size})
 	}

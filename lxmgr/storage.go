@@ -86,10 +86,10 @@ func spaceCells(res *api.StoragePoolResources) (used, total, free string) {
 		return "", "", ""
 	}
 	s := res.Space
-	used = humanBytes(s.Used)
+	used = api.HumanBytes(s.Used)
 	if s.Total > 0 {
-		total = humanBytes(s.Total)
-		free = humanBytes(max(s.Total-s.Used, 0))
+		total = api.HumanBytes(s.Total)
+		free = api.HumanBytes(max(s.Total-s.Used, 0))
 	}
 	return used, total, free
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lxmgr/lxmgr/api"
 )
 
 // Per-guest estimates, for an idle Debian guest running systemd (the
@@ -282,9 +284,9 @@ func (h host) memory() Check {
 	}
 	c := h.scaledFmt(name, total, memPerGuest, memReserve, false,
 		"estimate 64MiB per idle systemd guest (4MiB busybox) plus 512MiB for the host; busy sites use more: add memory or measure real use with lxmgr info",
-		humanBytes)
+		api.HumanBytes)
 	if avail, ok := info["MemAvailable"]; ok {
-		c.Current += " (" + humanBytes(avail) + " available)"
+		c.Current += " (" + api.HumanBytes(avail) + " available)"
 	}
 	return c
 }
@@ -311,20 +313,4 @@ func meminfo(path string) (map[string]int64, error) {
 		out[strings.TrimSuffix(f[0], ":")] = v
 	}
 	return out, nil
-}
-
-// humanBytes formats a byte count with binary units ("23.54GiB").
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	units := []string{"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"}
-	v := float64(n) / unit
-	i := 0
-	for v >= unit && i < len(units)-1 {
-		v /= unit
-		i++
-	}
-	return fmt.Sprintf("%.2f%s", v, units[i])
 }
