@@ -171,6 +171,14 @@ func TestBuildDebian(t *testing.T) {
 			t.Errorf("%s not masked (-> %q)", unit, target)
 		}
 	}
+	for _, g := range []string{"systemd-cryptsetup-generator", "systemd-gpt-auto-generator"} {
+		if target, _ := os.Readlink(filepath.Join(rootfs, "etc/systemd/system-generators", g)); target != "/dev/null" {
+			t.Errorf("generator %s not masked (-> %q)", g, target)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(rootfs, "etc/systemd/system-generators/systemd-getty-generator")); err == nil {
+		t.Error("the getty generator (console-getty) is masked")
+	}
 	if _, err := os.Lstat(filepath.Join(rootfs, "etc/systemd/system/console-getty.service")); err == nil {
 		t.Error("console-getty.service is masked")
 	}

@@ -322,3 +322,15 @@ func TestRenderMounts(t *testing.T) {
 		}
 	}
 }
+
+// TestLxcStartPathHasNoShadowTools: liblxc runs newuidmap/newgidmap
+// through a shell when it finds them on lxc-start's PATH (see Start).
+func TestLxcStartPathHasNoShadowTools(t *testing.T) {
+	for _, dir := range filepath.SplitList(lxcStartPath) {
+		for _, tool := range []string{"newuidmap", "newgidmap"} {
+			if _, err := os.Stat(filepath.Join(dir, tool)); err == nil {
+				t.Errorf("%s is on lxc-start's PATH (%s)", filepath.Join(dir, tool), lxcStartPath)
+			}
+		}
+	}
+}

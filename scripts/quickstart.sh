@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 export LXMGR_DIR="${LXMGR_DIR:-/var/lib/lxmgr}"
 if ! lxmgr version >/dev/null 2>&1 || ! lxmgr list >/dev/null 2>&1; then
 	echo "quickstart: starting lxmgrd (log: /var/log/lxmgrd.log)"
-	nohup lxmgrd >>/var/log/lxmgrd.log 2>&1 </dev/null &
+	setsid -f lxmgrd >>/var/log/lxmgrd.log 2>&1 </dev/null # own session: outlives this script
 	for _ in $(seq 50); do lxmgr list >/dev/null 2>&1 && break; sleep 0.2; done
 fi
 

@@ -59,7 +59,7 @@ CONF
 sysctl -q -p /etc/sysctl.d/60-lxmgr.conf || echo "setup: some sysctls could not be set (see above)" >&2
 
 # lxcfs makes free, /proc/meminfo, /proc/cpuinfo, nproc and uptime inside a
-# guest show the guest's own limits; liblxc hooks it in when it runs.
+# guest show the guest's own limits; lxmgrd binds its files into guests.
 # An lxcfs that died leaves its FUSE mount behind ("Transport endpoint is not
 # connected"), which breaks every stat of the path: detach it first.
 if ! mountpoint -q /var/lib/lxcfs 2>/dev/null && grep -qs ' /var/lib/lxcfs ' /proc/self/mounts; then
@@ -71,7 +71,9 @@ if ! mountpoint -q /var/lib/lxcfs; then
 		systemctl enable --now lxcfs
 	else
 		mkdir -p /var/lib/lxcfs
-		nohup lxcfs /var/lib/lxcfs >>/var/log/lxcfs.log 2>&1 </dev/null &
+		# setsid: a session of its own, so that whatever ends the caller's
+		# process group (a CI job, a closed terminal) does not kill it.
+		setsid -f lxcfs /var/lib/lxcfs >>/var/log/lxcfs.log 2>&1 </dev/null
 		for _ in $(seq 50); do mountpoint -q /var/lib/lxcfs && break; sleep 0.1; done
 	fi
 fi

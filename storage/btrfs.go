@@ -190,6 +190,9 @@ func (b *btrfsBackend) setQuota(ctx context.Context, path string, bytes int64) e
 // `btrfs qgroup show -rf --raw` (its 0/<id> line: qgroupid rfer excl
 // max_rfer); 0 without quotas or limit.
 func (b *btrfsBackend) quota(ctx context.Context, path string) (int64, error) {
+	if on, known := quotasOn(path); known && !on {
+		return 0, nil
+	}
 	out, err := btrfsCmd(ctx, "qgroup", "show", "-rf", "--raw", path)
 	if err != nil {
 		return 0, nil // quotas not enabled

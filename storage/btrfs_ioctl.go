@@ -22,6 +22,7 @@ const (
 	btrfsIocSnapCreateV2   = 0x50009417 // _IOW(0x94, 23, btrfs_ioctl_vol_args_v2)
 	btrfsIocSubvolGetflags = 0x80089419 // _IOR(0x94, 25, u64)
 	btrfsIocSubvolSetflags = 0x4008941a // _IOW(0x94, 26, u64)
+	btrfsIocFsInfo         = 0x8400941f // _IOR(0x94, 31, btrfs_ioctl_fs_info_args)
 	btrfsSubvolRdonly      = 1 << 1
 	// btrfsFirstFreeObjectid is the inode number of every subvolume's
 	// root directory.
@@ -42,6 +43,45 @@ type btrfsVolArgsV2 struct {
 	flags   uint64
 	unused  [4]uint64
 	name    [4040]byte
+}
+
+// btrfsFsInfoArgs is struct btrfs_ioctl_fs_info_args (1024 bytes).
+type btrfsFsInfoArgs struct {
+	maxID          uint64
+	numDevices     uint64
+	fsid           [16]byte
+	nodesize       uint32
+	sectorsize     uint32
+	cloneAlignment uint32
+	csumType       uint16
+	csumSize       uint16
+	flags          uint64
+	generation     uint64
+	metadataUUID   [16]byte
+	reserved       [944]byte
+}
+
+// quotasOn reports whether qgroups are enabled on the btrfs filesystem
+// holding path, from sysfs (/sys/fs/btrfs/FSID/qgroups exists exactly
+// then), so that creating a volume starts no btrfs tool just to learn that
+// there are no quotas. known is false when sysfs cannot tell.
+func quotasOn(path string) (on, known bool) {
+	f, err := openDir(path)
+	if err != nil {
+		return false, false
+	}
+	defer f.Close()
+	var args btrfsFsInfoArgs
+	if err := ioctlPtr(f.Fd(), btrfsIocFsInfo, unsafe.Pointer(&args)); err != nil {
+		return false, false
+	}
+	u := args.fsid
+	dir := fmt.Sprintf("/sys/fs/btrfs/%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+	if _, err := os.Stat(dir); err != nil {
+		return false, false
+	}
+	_, err = os.Stat(filepath.Join(dir, "qgroups"))
+	return err == nil, true
 }
 
 func ioctlPtr(fd uintptr, req uintptr, arg unsafe.Pointer) error {
