@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -104,44 +103,6 @@ func newExt4Dir(t *testing.T, quota bool) string {
 		assertNoLoopLeft(t, dir)
 	})
 	return mnt
-}
-
-// TestLoopDirectIO checks that a pool's loop device does direct I/O on a
-// backing filesystem that supports O_DIRECT (the page cache would hold
-// every block twice otherwise), and still attaches on one that does not.
-func TestLoopDirectIO(t *testing.T) {
-	needLoopTools(t, "mkfs.ext4")
-	dir := t.TempDir()
-	file := filepath.Join(dir, "pool.img")
-	if err := loopFile(context.Background(), file, 64<<20, "mkfs.ext4", "-q"); err != nil {
-		t.Fatal(err)
-	}
-	wantDIO := "1"
-	if f, err := os.OpenFile(file, os.O_RDONLY|unix.O_DIRECT, 0); err != nil {
-		wantDIO = "0"
-	} else {
-		f.Close()
-	}
-	dev, err := attachLoop(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		dev.Close()
-		assertNoLoopLeft(t, dir)
-	}()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(dev.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
-	sys := fmt.Sprintf("/sys/dev/block/%d:%d/loop/dio", unix.Major(st.Rdev), unix.Minor(st.Rdev))
-	got, err := os.ReadFile(sys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.TrimSpace(string(got)) != wantDIO {
-		t.Errorf("%s = %q, want %s (backing file on %s)", sys, strings.TrimSpace(string(got)), wantDIO, dir)
-	}
 }
 
 // TestQuotasOn checks the sysfs probe that spares a btrfs tool run per
