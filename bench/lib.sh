@@ -17,6 +17,10 @@
 #   BT_SIZE           size of the btrfs pools of both tools (default 8GiB)
 #   LXMGR_NET_CONFIG  KEY=VALUE words applied to lxmgr's lxmbr0 before any guest
 #                     (default none: the daemon's own default network)
+#   LXMGR_IMAGE       lxmgr's guest image: debian/12 (default; the cached
+#                     Debian image, as LXD's) or busybox (built by lxmgr, for
+#                     a density run where Debian guests do not fit in memory;
+#                     boot finished is then busybox's readiness marker)
 #   LXD_RAW_LXC       raw.lxc of LXD's default profile (default none). The
 #                     image masks systemd-udevd; LXD mounts the guest's /sys
 #                     read-write, so the guest's networkd then waits for udev
@@ -38,6 +42,7 @@ LXD_BRIDGE=${LXD_BRIDGE:-lxdbr9}
 BT_SIZE=${BT_SIZE:-8GiB}
 LXMGR_NET_CONFIG=${LXMGR_NET_CONFIG:-}
 LXD_RAW_LXC=${LXD_RAW_LXC:-}
+LXMGR_IMAGE=${LXMGR_IMAGE:-debian/12}
 
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
 export PATH=/usr/local/go/bin:$PATH
@@ -277,7 +282,11 @@ bench_setup() {
 			# shellcheck disable=SC2086 # KEY=VALUE words
 			lxmgr network set lxmbr0 $LXMGR_NET_CONFIG >>"$WORK/lxmgr-cli.log" 2>&1 || { tail -5 "$WORK/lxmgr-cli.log" >&2; die "lxmgr network set lxmbr0 $LXMGR_NET_CONFIG"; }
 		fi
-		lxmgr image import "$IMG" --alias debian/12 >>"$WORK/lxmgr-cli.log" 2>&1 || { tail -5 "$WORK/lxmgr-cli.log" >&2; die "lxmgr image import"; }
+		if [ "$LXMGR_IMAGE" = busybox ]; then
+			lxmgr image build busybox >>"$WORK/lxmgr-cli.log" 2>&1 || { tail -5 "$WORK/lxmgr-cli.log" >&2; die "lxmgr image build busybox"; }
+		else
+			lxmgr image import "$IMG" --alias debian/12 >>"$WORK/lxmgr-cli.log" 2>&1 || { tail -5 "$WORK/lxmgr-cli.log" >&2; die "lxmgr image import"; }
+		fi
 	fi
 
 	if need_lxd; then
@@ -321,8 +330,8 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.3f", a - b}'; }
 # do not include).
 launch_cmd() {
 	case $1 in
-	lxmgr-dir) timeout 600 "$WORK/bin/lxmgr" launch debian/12 "$2" ;;
-	lxmgr-btrfs) timeout 600 "$WORK/bin/lxmgr" launch debian/12 "$2" -s bt ;;
+	lxmgr-dir) timeout 600 "$WORK/bin/lxmgr" launch "$LXMGR_IMAGE" "$2" ;;
+	lxmgr-btrfs) timeout 600 "$WORK/bin/lxmgr" launch "$LXMGR_IMAGE" "$2" -s bt ;;
 	lxd-dir) timeout 600 lxc launch deb12 "$2" -s dir ;;
 	lxd-btrfs) timeout 600 lxc launch deb12 "$2" -s bt ;;
 	esac </dev/null >>"$WORK/launch.log" 2>&1
@@ -331,7 +340,13 @@ launch_cmd() {
 # boot_state CONFIG NAME: one `systemctl is-system-running --wait` in the guest.
 boot_state() {
 	case $1 in
-	lxmgr-*) timeout 300 "$WORK/bin/lxmgr" exec "$2" -- systemctl is-system-running --wait ;;
+	lxmgr-*)
+		if [ "$LXMGR_IMAGE" = busybox ]; then
+			timeout 300 "$WORK/bin/lxmgr" exec "$2" -- sh -c 'test -e /run/lxmgr-ready && echo running'
+		else
+			timeout 300 "$WORK/bin/lxmgr" exec "$2" -- systemctl is-system-running --wait
+		fi
+		;;
 	lxd-*) timeout 300 lxc exec "$2" -T -- systemctl is-system-running --wait ;;
 	esac </dev/null 2>>"$WORK/launch.log"
 }

@@ -128,17 +128,44 @@ func decode(resp *http.Response) (*api.Response, string, error) {
 }
 
 // get decodes the metadata of a sync GET into out and returns the ETag.
+//
+// The metadata is decoded straight into out in the one pass over the body:
+// decoding the envelope first and its metadata after would scan a list of
+// a thousand instances twice.
 func (c *Client) get(ctx context.Context, path string, out any) (string, error) {
-	env, etag, err := c.do(ctx, request{method: http.MethodGet, path: path})
+	if out == nil {
+		_, etag, err := c.do(ctx, request{method: http.MethodGet, path: path})
+		return etag, err
+	}
+	resp, err := c.raw(ctx, request{method: http.MethodGet, path: path})
 	if err != nil {
 		return "", err
 	}
-	if out != nil && len(env.Metadata) > 0 {
-		if err := json.Unmarshal(env.Metadata, out); err != nil {
-			return "", fmt.Errorf("decode %s: %w", path, err)
-		}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return "", fmt.Errorf("read response (HTTP %d): %w", resp.StatusCode, err)
 	}
-	return etag, nil
+	env := struct {
+		Type     api.ResponseType `json:"type"`
+		Metadata any              `json:"metadata"`
+	}{Metadata: out}
+	if err := json.Unmarshal(body, &env); err != nil || env.Type == api.ErrorResponse {
+		// An error reply (its metadata need not fit out), or a bad body.
+		var plain api.Response
+		if perr := json.Unmarshal(body, &plain); perr != nil {
+			return "", fmt.Errorf("decode response (HTTP %d): %w", resp.StatusCode, perr)
+		}
+		if plain.Type == api.ErrorResponse {
+			code := plain.ErrorCode
+			if code == 0 {
+				code = resp.StatusCode
+			}
+			return "", &api.StatusError{Code: code, Message: plain.Error}
+		}
+		return "", fmt.Errorf("decode %s: %w", path, err)
+	}
+	return resp.Header.Get("ETag"), nil
 }
 
 // sync sends a request expecting a sync reply.

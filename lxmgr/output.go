@@ -126,5 +126,9 @@ func cell(r []string, i int) string {
 	if i >= len(r) {
 		return ""
 	}
-	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(r[i])
+	return cellSpaces.Replace(r[i])
 }
+
+// cellSpaces turns the characters that would break a table row into spaces
+// (built once: a list renders thousands of cells).
+var cellSpaces = strings.NewReplacer("\n", " ", "\r", " ", "\t", " ")

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -189,14 +188,7 @@ func (d *daemon) waitAddresses(ctx context.Context, inst db.Instance, devs api.D
 			if n.network == "" || !d.dhcpEnabled(ctx, n.network) {
 				continue
 			}
-			found := false
-			for _, l := range d.leasesOf(n.network) {
-				if strings.EqualFold(l.MAC, n.hwaddr) {
-					found = true
-					break
-				}
-			}
-			if !found {
+			if len(d.leasesByMAC(n.network, n.hwaddr)) == 0 {
 				missing = n.name
 				break
 			}

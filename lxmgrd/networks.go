@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -35,6 +36,7 @@ type leaseCache struct {
 	mtime  time.Time
 	size   int64
 	leases []network.Lease
+	byMAC  map[string][]network.Lease // lower-case MAC
 }
 
 func (d *daemon) networkDir(name string) string { return filepath.Join(d.dir, "networks", name) }
@@ -262,23 +264,40 @@ func (d *daemon) syncFirewall(ctx context.Context) error {
 // leasesOf returns a network's DHCP leases, re-reading dnsmasq's lease file
 // only when it changed.
 func (d *daemon) leasesOf(netName string) []network.Lease {
+	return d.leaseCacheOf(netName).leases
+}
+
+// leasesByMAC returns the network's leases of one MAC (any case): a list
+// looks up every instance's nics, which must not scan all leases each.
+func (d *daemon) leasesByMAC(netName, mac string) []network.Lease {
+	return d.leaseCacheOf(netName).byMAC[strings.ToLower(mac)]
+}
+
+// leaseCacheOf returns the network's parsed leases file, parsed again only
+// when the file changed.
+func (d *daemon) leaseCacheOf(netName string) leaseCache {
 	path := filepath.Join(d.networkDir(netName), "dnsmasq.leases")
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil
+		return leaseCache{}
 	}
 	if c, ok := d.net.leases.Load(netName); ok {
 		lc := c.(leaseCache)
 		if lc.mtime.Equal(st.ModTime()) && lc.size == st.Size() {
-			return lc.leases
+			return lc
 		}
 	}
 	leases, err := network.Leases(d.networkDir(netName))
 	if err != nil {
-		return nil
+		return leaseCache{}
 	}
-	d.net.leases.Store(netName, leaseCache{mtime: st.ModTime(), size: st.Size(), leases: leases})
-	return leases
+	lc := leaseCache{mtime: st.ModTime(), size: st.Size(), leases: leases, byMAC: make(map[string][]network.Lease, len(leases))}
+	for _, l := range leases {
+		k := strings.ToLower(l.MAC)
+		lc.byMAC[k] = append(lc.byMAC[k], l)
+	}
+	d.net.leases.Store(netName, lc)
+	return lc
 }
 
 // netmaskOf returns the prefix length of a network's subnet ("24").

@@ -273,8 +273,8 @@ func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool)
 	for _, n := range nicsOf(inst, devs) {
 		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
 		if n.network != "" {
-			for _, l := range d.leasesOf(n.network) {
-				if strings.EqualFold(l.MAC, n.hwaddr) && l.IP.IsValid() {
+			for _, l := range d.leasesByMAC(n.network, n.hwaddr) {
+				if l.IP.IsValid() {
 					st.Addresses = append(st.Addresses, api.InstanceStateNetworkAddress{Family: "inet", Address: l.IP.String(), Netmask: d.netmaskOf(n.network), Scope: "global"})
 				}
 			}
