@@ -313,17 +313,28 @@ measure() {
 				log "$cfg: $running guests running, MemAvailable $(($(mem_avail_kb) / 1024)) MiB"
 			fi
 		done
-		# Running guests as the daemon sees them (also checks list works).
 		# Running guests as the daemon sees them, and how many have a DHCP
-		# address (also checks that list works).
-		case $cfg in
-		lxmgr-*) out=$(lxmgr list --format json | jq -r "$JQ_RUNNING_V4") ;;
-		lxd-*) out=$(lxc list --format json | jq -r "$JQ_RUNNING_V4") ;;
-		esac
-		read -r n v4 <<<"$out"
+		# address (also checks that list works). DHCP finishes after boot
+		# (a client whose first discover went unanswered retries seconds
+		# later): wait up to 60 s for every running guest to have one.
+		t0=$SECONDS
+		while :; do
+			case $cfg in
+			lxmgr-*) out=$(lxmgr list --format json | jq -r "$JQ_RUNNING_V4") ;;
+			lxd-*) out=$(lxc list --format json | jq -r "$JQ_RUNNING_V4") ;;
+			esac
+			read -r n v4 <<<"$out"
+			[ "$v4" != "$n" ] && [ $((SECONDS - t0)) -lt 60 ] || break
+			sleep 2
+		done
 		[ "$n" = "$running" ] || log "warning: $cfg: $running guests launched but list shows $n running"
-		[ "$v4" = "$n" ] || log "note: $cfg: $v4 of $n running guests have an IPv4 address"
+		if [ "$v4" = "$n" ]; then
+			log "$cfg: all $n running guests have an IPv4 address ($((SECONDS - t0)) s after the last launch)"
+		else
+			log "note: $cfg: $v4 of $n running guests have an IPv4 address after 60 s"
+		fi
 		R[$cfg,v4,$k]=$v4
+		R[$cfg,v4s,$k]=$((SECONDS - t0))
 		sleep 2 # let the last batch's boot activity settle
 		raw="" rawl=""
 		for i in 1 2 3 4 5; do
@@ -474,7 +485,7 @@ echo
 for cfg in "${CONFIGS[@]}"; do
 	echo "$cfg: ${R[$cfg,guests]:-?} guests at the highest count; manager PSS $(awk -v a="${R[$cfg,pss]:-0}" 'BEGIN {printf "%.1f", a / 1024}') MiB: ${R[$cfg,pss_detail]:-}"
 	echo "  MemAvailable $(( ${R[$cfg,ma0]:-0} / 1024 )) MiB before the first guest, $(( ${R[$cfg,ma1]:-0} / 1024 )) MiB at the highest count"
-	echo "  guests with an IPv4 address at each count: $(for k in $(seq "${R[$cfg,nk]:-0}"); do printf '%s/%s ' "${R[$cfg,v4,$k]:-?}" "${R[$cfg,n,$k]:-?}"; done)"
+	echo "  guests with an IPv4 address at each count (seconds after the last launch until all had one): $(for k in $(seq "${R[$cfg,nk]:-0}"); do printf '%s/%s (%s s) ' "${R[$cfg,v4,$k]:-?}" "${R[$cfg,n,$k]:-?}" "${R[$cfg,v4s,$k]:-?}"; done)"
 	echo "  launch samples (s): ${R[$cfg,launch_raw]:-}; stop+start (s): ${R[$cfg,stopstart_raw]:-}"
 	echo "  new guests at the highest count (s): ${R[$cfg,new_raw]:-}"
 	echo "  growing: ${R[$cfg,grow_per]:--} s per guest in batches of $BATCH; deletes ${R[$cfg,delete_s]:--} s; this tool ${R[$cfg,total_s]:--} s in all"

@@ -173,12 +173,21 @@ func logTail(path string, offset int64) string {
 	}
 	data, _ := io.ReadAll(io.LimitReader(f, 8192))
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	var keep []string
+	// INFO lines are noise in an error; keep what went wrong, the errors
+	// first: a failed start can end in a dozen warnings (one per cgroup
+	// hierarchy liblxc could not remove) that would push them out.
+	var errs, warns []string
 	for _, l := range lines {
-		// INFO lines are noise in an error; keep what went wrong.
-		if strings.Contains(l, " ERROR ") || strings.Contains(l, " WARN ") {
-			keep = append(keep, l)
+		switch {
+		case strings.Contains(l, " ERROR "):
+			errs = append(errs, l)
+		case strings.Contains(l, " WARN "):
+			warns = append(warns, l)
 		}
+	}
+	keep := errs
+	if len(keep) == 0 {
+		keep = warns
 	}
 	if len(keep) == 0 {
 		keep = lines

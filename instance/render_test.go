@@ -334,3 +334,28 @@ func TestLxcStartPathHasNoShadowTools(t *testing.T) {
 		}
 	}
 }
+
+// TestLogTailPrefersErrors: a failed start's errors are quoted even when a
+// dozen warnings follow them in lxc.log.
+func TestLogTailPrefersErrors(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lxc.log")
+	var b strings.Builder
+	b.WriteString("lxc-start c1 1 INFO     start - x - starting\n")
+	b.WriteString("lxc-start c1 1 ERROR    conf - x - Failed to mount rootfs\n")
+	for i := 0; i < 14; i++ {
+		b.WriteString("lxc-start c1 1 WARN     cgfsng - x - Failed to destroy a monitor cgroup\n")
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := logTail(path, 0)
+	if !strings.Contains(got, "Failed to mount rootfs") || strings.Contains(got, "Failed to destroy") {
+		t.Errorf("logTail = %q, want the error line alone", got)
+	}
+	if err := os.WriteFile(path, []byte("lxc-start c1 1 WARN     x - only a warning\nlxc-start c1 1 INFO     x - info\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := logTail(path, 0); !strings.Contains(got, "only a warning") || strings.Contains(got, "info") {
+		t.Errorf("logTail without errors = %q, want the warning", got)
+	}
+}
