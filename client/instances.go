@@ -14,6 +14,14 @@ func (c *Client) GetInstances(ctx context.Context) ([]api.InstanceFull, error) {
 	return out, err
 }
 
+// GetInstancesInto decodes the same list as GetInstances into out, a
+// pointer to a slice of the caller's own type: a caller that needs a few
+// fields of a thousand instances can leave the rest undecoded.
+func (c *Client) GetInstancesInto(ctx context.Context, out any) error {
+	_, err := c.get(ctx, "/1.0/instances?recursion=2", out)
+	return err
+}
+
 // GetInstanceNames lists instance names (recursion=0 gives URLs; this strips them).
 func (c *Client) GetInstanceNames(ctx context.Context) ([]string, error) {
 	var urls []string

@@ -29,6 +29,18 @@ func parseFilters(args []string) instanceFilter {
 	return f
 }
 
+// needsConfig reports whether the filter reads instances' config.
+func (f instanceFilter) needsConfig() bool {
+	for _, kv := range f.keys {
+		switch strings.ToLower(kv[0]) {
+		case "status", "state", "name":
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // match reports whether inst passes the filter.
 func (f instanceFilter) match(inst *api.InstanceFull) bool {
 	if len(f.prefixes) > 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/client"
 )
 
 // column is one column of the instance table.
@@ -225,6 +227,45 @@ func instanceRows(insts []api.InstanceFull, cols []column) (header []string, row
 	return header, rows
 }
 
+// listRow is an instance as the table needs it: the config and device maps,
+// most of a list's bytes, are skipped undecoded but for the one key a
+// column reads.
+type listRow struct {
+	api.InstanceFull
+	Config          skipJSON `json:"config"`
+	Devices         skipJSON `json:"devices"`
+	ExpandedDevices skipJSON `json:"expanded_devices"`
+	ExpandedConfig  struct {
+		Privileged *string `json:"security.privileged"`
+	} `json:"expanded_config"`
+}
+
+// skipJSON takes any JSON value and keeps nothing.
+type skipJSON struct{}
+
+func (*skipJSON) UnmarshalJSON([]byte) error { return nil }
+
+// getListRows lists the instances decoding only what the table columns
+// and name/status filters read.
+func getListRows(ctx context.Context, c *client.Client) ([]api.InstanceFull, error) {
+	var rows []listRow
+	if err := c.GetInstancesInto(ctx, &rows); err != nil {
+		return nil, err
+	}
+	return fromListRows(rows), nil
+}
+
+func fromListRows(rows []listRow) []api.InstanceFull {
+	out := make([]api.InstanceFull, len(rows))
+	for i := range rows {
+		out[i] = rows[i].InstanceFull
+		if p := rows[i].ExpandedConfig.Privileged; p != nil {
+			out[i].ExpandedConfig = map[string]string{"security.privileged": *p}
+		}
+	}
+	return out
+}
+
 func newListCmd(g *globals) *cobra.Command {
 	var format, cols string
 	cmd := &cobra.Command{
@@ -247,11 +288,17 @@ func newListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			insts, err := g.client().GetInstances(cmd.Context())
+			filter := parseFilters(args)
+			var insts []api.InstanceFull
+			if (format == "table" || format == "csv") && !filter.needsConfig() {
+				insts, err = getListRows(cmd.Context(), g.client())
+			} else {
+				insts, err = g.client().GetInstances(cmd.Context())
+			}
 			if err != nil {
 				return fmt.Errorf("list instances: %w", err)
 			}
-			insts = filterInstances(insts, parseFilters(args))
+			insts = filterInstances(insts, filter)
 			sort.SliceStable(insts, func(a, b int) bool { return insts[a].Name < insts[b].Name })
 			header, rows := instanceRows(insts, cs)
 			return writeOutput(os.Stdout, format, header, layoutRows(format, cs, rows), insts)
