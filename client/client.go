@@ -118,13 +118,19 @@ func decode(resp *http.Response) (*api.Response, string, error) {
 		return nil, "", fmt.Errorf("decode response (HTTP %d): %w", resp.StatusCode, err)
 	}
 	if env.Type == api.ErrorResponse {
-		code := env.ErrorCode
-		if code == 0 {
-			code = resp.StatusCode
-		}
-		return nil, "", &api.StatusError{Code: code, Message: env.Error}
+		return nil, "", statusError(&env, resp.StatusCode)
 	}
 	return &env, resp.Header.Get("ETag"), nil
+}
+
+// statusError is the error of an error envelope (the HTTP status when it
+// carries no code).
+func statusError(env *api.Response, httpStatus int) error {
+	code := env.ErrorCode
+	if code == 0 {
+		code = httpStatus
+	}
+	return &api.StatusError{Code: code, Message: env.Error}
 }
 
 // get decodes the metadata of a sync GET into out and returns the ETag.
@@ -157,11 +163,7 @@ func (c *Client) get(ctx context.Context, path string, out any) (string, error) 
 			return "", fmt.Errorf("decode response (HTTP %d): %w", resp.StatusCode, perr)
 		}
 		if plain.Type == api.ErrorResponse {
-			code := plain.ErrorCode
-			if code == 0 {
-				code = resp.StatusCode
-			}
-			return "", &api.StatusError{Code: code, Message: plain.Error}
+			return "", statusError(&plain, resp.StatusCode)
 		}
 		return "", fmt.Errorf("decode %s: %w", path, err)
 	}

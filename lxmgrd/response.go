@@ -89,10 +89,8 @@ func syncResponseETag(w http.ResponseWriter, metadata any, etag string) {
 	// api.Response would check and compact them all again (a fifth of a
 	// list of 500 instances).
 	env, err := json.Marshal(api.Response{Type: api.SyncResponse, Status: api.Success.String(), StatusCode: int(api.Success)})
-	if err != nil || len(env) < 2 || env[len(env)-1] != '}' {
-		writeJSON(w, http.StatusOK, api.Response{
-			Type: api.SyncResponse, Status: api.Success.String(), StatusCode: int(api.Success), Metadata: raw,
-		})
+	if err != nil {
+		errorResponse(w, err)
 		return
 	}
 	body := make([]byte, 0, len(env)+len(raw)+16)
