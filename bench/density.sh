@@ -4,7 +4,8 @@
 # Density of lxmgr against LXD 5.0.2, Debian 12 (systemd) guests from the
 # same cached image on a btrfs pool of each tool, in one run. For each tool:
 #
-#   launch     launch to boot finished, median of --launches (5; --quick 3)
+#   launch     launch to boot finished, median of --launches (9, as bench/launch.sh -n 9: run-to-run noise is
+#              tens of ms; --quick 3)
 #              sequential guests after one warm-up guest (as bench/launch.sh)
 #   stop+start clean stop then start of one guest, wall time of the two
 #              commands, median of 3 (and start to boot finished)
@@ -92,7 +93,7 @@ if [ -z "$COUNTS_ARG" ]; then
 	if [ "$QUICK" = 1 ]; then COUNTS_ARG=5,20,50; else COUNTS_ARG=10,100,300; fi
 fi
 if [ -z "$LAUNCHES" ]; then
-	if [ "$QUICK" = 1 ]; then LAUNCHES=3; else LAUNCHES=5; fi
+	if [ "$QUICK" = 1 ]; then LAUNCHES=3; else LAUNCHES=9; fi
 fi
 IFS=, read -r -a COUNTS <<<"$COUNTS_ARG"
 prev=0
