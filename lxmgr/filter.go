@@ -29,12 +29,20 @@ func parseFilters(args []string) instanceFilter {
 	return f
 }
 
+// specialKey reports whether a key=value filter key is one of the keys
+// match reads from the instance itself rather than its config.
+func specialKey(k string) bool {
+	switch strings.ToLower(k) {
+	case "status", "state", "name":
+		return true
+	}
+	return false
+}
+
 // needsConfig reports whether the filter reads instances' config.
 func (f instanceFilter) needsConfig() bool {
 	for _, kv := range f.keys {
-		switch strings.ToLower(kv[0]) {
-		case "status", "state", "name":
-		default:
+		if !specialKey(kv[0]) {
 			return true
 		}
 	}
@@ -57,17 +65,17 @@ func (f instanceFilter) match(inst *api.InstanceFull) bool {
 	}
 	for _, kv := range f.keys {
 		k, v := kv[0], kv[1]
-		switch strings.ToLower(k) {
-		case "status", "state":
-			if !strings.EqualFold(instanceStatus(inst), v) {
+		switch lk := strings.ToLower(k); {
+		case !specialKey(lk):
+			if inst.ExpandedConfig[k] != v {
 				return false
 			}
-		case "name":
+		case lk == "name":
 			if inst.Name != v {
 				return false
 			}
-		default:
-			if inst.ExpandedConfig[k] != v {
+		default: // status or state
+			if !strings.EqualFold(instanceStatus(inst), v) {
 				return false
 			}
 		}

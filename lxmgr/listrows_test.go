@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -32,5 +33,21 @@ func TestListRowsDecode(t *testing.T) {
 	}
 	if len(insts[0].State.Network["eth0"].Addresses) != 1 || insts[0].Profiles[0] != "default" {
 		t.Errorf("state/profiles lost: %+v", insts[0])
+	}
+}
+
+// TestFilterNeedsConfig: the table skips decoding config only when no
+// filter reads it.
+func TestFilterNeedsConfig(t *testing.T) {
+	for args, want := range map[string]bool{
+		"":                         false,
+		"web":                      false,
+		"status=running name=web1": false,
+		"State=Stopped":            false,
+		"web user.site=a":          true,
+	} {
+		if got := parseFilters(strings.Fields(args)).needsConfig(); got != want {
+			t.Errorf("%q: needsConfig = %v, want %v", args, got, want)
+		}
 	}
 }
