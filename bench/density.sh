@@ -5,10 +5,12 @@
 # same cached image on a btrfs pool of each tool, in one run. For each tool:
 #
 #   launch     launch to boot finished, median of --launches (9, as bench/launch.sh -n 9: run-to-run noise is
-#              tens of ms; --quick 3)
-#              sequential guests after one warm-up guest (as bench/launch.sh)
+#              tens of ms; --quick 3) sequential guests after one warm-up
+#              guest; measured first, before any other guest, with the two
+#              tools taking turns (as bench/launch.sh), then deleted
 #   stop+start clean stop then start of one guest, wall time of the two
-#              commands, median of 3 (and start to boot finished)
+#              commands, median of 3 (and start to boot finished), once the
+#              first count runs
 #   exec       `exec NAME -T -- true`, median of 10
 #   list       `list` (table) and `list --format json` (lxmgr), `lxc list`
 #              and `lxc list --format json` (LXD), median of 5, at each
@@ -26,15 +28,16 @@
 #              helper), summed and divided by the guests. The guests' own
 #              processes are in their own network namespaces and so are not
 #              counted; nor are host-wide services both tools share (lxcfs).
-#   host mem   MemAvailable before the tool's first guest minus MemAvailable
-#              at the highest count, divided by the guests
+#   host mem   MemAvailable before the tool's first counted guest (the
+#              image already unpacked on the pool) minus MemAvailable at the
+#              highest count, divided by the guests
 #
 # Then a table with both tools, the ratio lxmgr/LXD and the targets: launch
 # <= 0.33, list at 300 <= 0.1 with lxmgr's list under 100 ms, manager
 # memory per guest <= 0.2.
 #
-# Memory: one tool is measured fully and its guests deleted before the
-# other's first guest (lxmgr first). Before every batch the host's
+# Memory: after the launch samples, one tool is measured fully and its
+# guests deleted before the other's first guest (lxmgr first). Before every batch the host's
 # MemAvailable must stay above 3 GiB after the batch (estimated from the
 # memory per guest so far); otherwise the tool stops adding guests, its
 # highest count is where it stopped, and the report says so.
@@ -214,39 +217,11 @@ NCOUNTS=${#COUNTS[@]}
 HIGHEST=${COUNTS[$((NCOUNTS - 1))]}
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 
-measure() {
-	local cfg=$1 tool t name i k out n v4 want running=0 names=() raw rawl ma0 ma per_kb batch got t0 t1 t2 stopped=""
-	local ts=$SECONDS tgrow=0 ngrow=0 bn=() pid pool p_tot p_mon p_dae p_dns p_oth p_nmon p_noth
-	tool=$(tool_of "$cfg")
-	log "$cfg: creating the btrfs pool ($BT_SIZE)"
-	if [ "$cfg" = lxmgr-btrfs ]; then
-		lxmgr_btrfs_pool || die "lxmgr storage create bt btrfs: $POOL_ERR"
-	fi
-	sync
-	ma0=$(mem_avail_kb)
-	R[$cfg,ma0]=$ma0
-	log "$cfg: MemAvailable before the first guest: $((ma0 / 1024)) MiB"
-
-	# Launch to boot finished: one warm-up (the pool gets the image), then
-	# sequential samples. All of them stay running and count as guests.
-	one "$cfg" "d${tool}-warm"
-	log "$cfg: warm-up ${T_TOTAL}s ($STATE)"
-	names+=("d${tool}-warm")
-	raw="" rawl=""
-	for i in $(seq "$LAUNCHES"); do
-		name=$(printf 'd%s-l%02d' "$tool" "$i")
-		one "$cfg" "$name"
-		names+=("$name")
-		raw+="$T_TOTAL " rawl+="$T_LAUNCH "
-		log "$cfg: launch $i/$LAUNCHES ${T_TOTAL}s (command ${T_LAUNCH}s) $STATE"
-	done
-	R[$cfg,launch]=$(median "$raw")
-	R[$cfg,launchcmd]=$(median "$rawl")
-	R[$cfg,launch_raw]=$raw
-	running=${#names[@]}
-
+# restart_exec CONFIG NAME: stop+start (three times) and `exec -- true` (ten
+# times) of the running guest NAME.
+restart_exec() {
+	local cfg=$1 name=$2 i t t0 t1 t2 out raw rawl
 	# Stop + start of one guest, three times.
-	name="d${tool}-l01"
 	raw="" rawl=""
 	for i in 1 2 3; do
 		t0=$(now)
@@ -273,6 +248,62 @@ measure() {
 	done
 	R[$cfg,exec]=$(median "$raw")
 	log "$cfg: exec -- true: $raw"
+}
+
+# launch_phase: launch to boot finished, before any other guest: one
+# warm-up guest per pool (each tool unpacks the image once per pool), then
+# --launches rounds in which each tool launches one guest, after a
+# one-second pause, lxmgr first on odd rounds and LXD first on even ones, as
+# bench/launch.sh does: a change in how busy the machine is then weighs on
+# both medians alike. The guests are deleted afterwards (and btrfs let free
+# them), so that each tool's memory phase starts with none.
+launch_phase() {
+	local cfg i k name tool order=()
+	local -A LN=() RW=() RL=()
+	for cfg in "${CONFIGS[@]}"; do
+		tool=$(tool_of "$cfg")
+		if [ "$cfg" = lxmgr-btrfs ]; then
+			log "$cfg: creating the btrfs pool ($BT_SIZE)"
+			lxmgr_btrfs_pool || die "lxmgr storage create bt btrfs: $POOL_ERR"
+		fi
+		one "$cfg" "d${tool}-warm"
+		log "$cfg: warm-up ${T_TOTAL}s ($STATE)"
+		LN[$cfg]="d${tool}-warm "
+	done
+	sync
+	for i in $(seq "$LAUNCHES"); do
+		order=()
+		if [ $((i % 2)) = 1 ]; then order=("${CONFIGS[@]}"); else for ((k = ${#CONFIGS[@]} - 1; k >= 0; k--)); do order+=("${CONFIGS[$k]}"); done; fi
+		for cfg in "${order[@]}"; do
+			name=$(printf 'd%s-l%02d' "$(tool_of "$cfg")" "$i")
+			sleep 1
+			one "$cfg" "$name"
+			LN[$cfg]+="$name "
+			RW[$cfg]+="$T_TOTAL " RL[$cfg]+="$T_LAUNCH "
+			log "$cfg: launch $i/$LAUNCHES ${T_TOTAL}s (command ${T_LAUNCH}s) $STATE"
+		done
+	done
+	for cfg in "${CONFIGS[@]}"; do
+		R[$cfg,launch]=$(median "${RW[$cfg]}")
+		R[$cfg,launchcmd]=$(median "${RL[$cfg]}")
+		R[$cfg,launch_raw]=${RW[$cfg]}
+		read -ra names <<<"${LN[$cfg]}"
+		case $cfg in
+		lxmgr-*) delete_parallel "$WORK/bin/lxmgr" "${names[@]}" >>"$WORK/launch.log" 2>&1 || log "warning: some lxmgr deletes failed" ;;
+		lxd-*) delete_parallel lxc "${names[@]}" >>"$WORK/launch.log" 2>&1 || log "warning: some lxc deletes failed" ;;
+		esac
+		btrfs_settle "$cfg"
+	done
+}
+
+measure() {
+	local cfg=$1 tool t name i k out n v4 want running=0 names=() raw rawl ma0 ma per_kb batch got t0 t1 t2 stopped=""
+	local ts=$SECONDS tgrow=0 ngrow=0 bn=() pid pool p_tot p_mon p_dae p_dns p_oth p_nmon p_noth
+	tool=$(tool_of "$cfg")
+	sync
+	ma0=$(mem_avail_kb)
+	R[$cfg,ma0]=$ma0
+	log "$cfg: MemAvailable before the first guest: $((ma0 / 1024)) MiB"
 
 	# Grow to each count and time list.
 	k=0
@@ -284,7 +315,8 @@ measure() {
 			# Memory guard: the batch must leave MemAvailable above 3 GiB,
 			# at the memory per guest seen so far (at least 64 MiB).
 			ma=$(mem_avail_kb)
-			per_kb=$(((ma0 - ma) / running))
+			per_kb=65536
+			[ "$running" = 0 ] || per_kb=$(((ma0 - ma) / running))
 			[ "$per_kb" -lt 65536 ] && per_kb=65536
 			if [ $((ma - batch * per_kb * 3 / 2)) -lt "$MIN_AVAIL_KB" ]; then
 				stopped="stopped at $running guests: MemAvailable $((ma / 1024)) MiB, about $((per_kb / 1024)) MiB per guest, floor 3072 MiB"
@@ -346,6 +378,7 @@ measure() {
 		R[$cfg,json,$k]=$(median "$rawl")
 		R[$cfg,n,$k]=$n
 		log "$cfg: $n running: list $raw; json $rawl"
+		[ "$k" != 1 ] || [ "$running" = 0 ] || restart_exec "$cfg" "${names[0]}"
 		[ -z "$stopped" ] || break
 	done
 	R[$cfg,nk]=$k
@@ -407,22 +440,16 @@ measure() {
 	esac
 	[ "$n" = 0 ] || log "warning: $cfg: $n guests left after the deletes (cleanup retries)"
 	R[$cfg,delete_s]=$((SECONDS - t0))
-	# btrfs frees deleted subvolumes in the background (its cleaner
-	# thread), minutes of CPU and I/O after hundreds of deletes: wait for
-	# it, or it runs under the next tool's measurements (it made LXD's
-	# first launches 3 s instead of 1.8 s once).
+	# Wait for btrfs to free the deleted subvolumes (lib.sh, btrfs_settle):
+	# after hundreds of deletes that is minutes of CPU and I/O, which made
+	# LXD's first launches 3 s instead of 1.8 s once.
 	t0=$SECONDS
-	case $cfg in
-	lxmgr-*) pid=$LXMGRD_PID pool=$WORK/lxmgr/storage-pools/bt ;;
-	lxd-*) pid=$LXD_PID pool=$WORK/lxd/storage-pools/bt ;;
-	esac
-	sync
-	timeout 600 nsenter -t "$pid" -m -- btrfs subvolume sync "$pool" >>"$WORK/density.log" 2>&1 ||
-		log "warning: $cfg: waiting for btrfs to free the deleted subvolumes failed (see density.log)"
+	btrfs_settle "$cfg"
 	R[$cfg,total_s]=$((SECONDS - ts))
 	log "$cfg: done in $((SECONDS - ts)) s (deletes ${R[$cfg,delete_s]} s, freeing them $((SECONDS - t0)) s)"
 }
 
+launch_phase
 for cfg in "${CONFIGS[@]}"; do
 	measure "$cfg"
 done

@@ -15,10 +15,14 @@
 #   lxmgr launch debian/12 NAME [-s bt] --wait ; poll lxmgr exec NAME -- systemctl is-system-running --wait
 #   lxc launch deb12 NAME -s POOL            ; poll lxc exec NAME -- systemctl is-system-running --wait
 # (`lxmgr launch --wait` also waits for the guest's DHCP address; LXD's
-# number has no such wait.) Guests are launched one after the other and stay
-# running until their configuration's batch is done, then they are deleted.
-# Each pool first gets one warm-up guest (both tools unpack an image once per
-# pool), which is not counted.
+# number has no such wait.) Each pool first gets one warm-up guest (both
+# tools unpack an image once per pool), which is not counted. Then, per
+# storage driver, the two tools take turns, one guest each per round (lxmgr
+# first on odd rounds, LXD first on even ones) after a one-second pause, so
+# that a change in how busy the machine is (other VMs on the host,
+# writeback) weighs on both medians alike instead of on whichever tool ran
+# later. Guests stay running until their driver's rounds are done; then
+# they are deleted and the run waits for btrfs to free them.
 #
 # Isolation (bench/lib.sh, shared with bench/density.sh): each daemon runs in a network namespace made here (lxmgrd and
 # lxd each their own), with a private mount namespace holding a fresh sysfs
@@ -82,34 +86,57 @@ bench_setup
 
 declare -A RAW=() RAWL=() SKIP=()
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-for cfg in "${CONFIGS[@]}"; do
-	if [ "$cfg" = lxmgr-btrfs ]; then
-		if ! lxmgr_btrfs_pool; then
+# sample CONFIG I: the I-th timed guest of CONFIG.
+sample() {
+	local cfg=$1 i=$2 name
+	name=$(printf 'b%s-%02d' "${cfg/-/}" "$i")
+	NAMES[$cfg]+="$name "
+	# Let the previous guest (maybe the other tool's) settle: its DHCP
+	# exchange and its daemon's bookkeeping after a launch are not this
+	# sample's work.
+	sleep 1
+	one "$cfg" "$name"
+	printf '%s %-12s %2d/%d %s total %7.3fs (launch cmd %7.3fs) %s\n' "$(date +%T)" "$cfg" "$i" "$N" "$name" "$T_TOTAL" "$T_LAUNCH" "$STATE"
+	RAW[$cfg]+="$T_TOTAL "
+	RAWL[$cfg]+="$T_LAUNCH "
+}
+for fs in btrfs dir; do
+	group=()
+	for cfg in "lxmgr-$fs" "lxd-$fs"; do
+		wants "$cfg" || continue
+		if [ "$cfg" = lxmgr-btrfs ] && ! lxmgr_btrfs_pool; then
 			SKIP[$cfg]="SKIPPED: lxmgr has no btrfs driver yet (lxmgr storage create: $POOL_ERR)"
 			echo "${SKIP[$cfg]}"
 			continue
 		fi
-	fi
+		group+=("$cfg")
+	done
+	[ ${#group[@]} -gt 0 ] || continue
 	# Each batch starts with no dirty page cache left by the previous one
 	# (the dir pools write a whole rootfs per guest); sync is outside the
 	# timed window.
 	sync
-	log "$cfg: warm-up guest"
-	one "$cfg" "warm-$cfg"
-	log "$cfg: warm-up ${T_TOTAL}s ($STATE)"
-	delete_guests "$cfg" "warm-$cfg"
-	sync
-	names=()
-	for i in $(seq "$N"); do
-		name=$(printf 'b%s-%02d' "${cfg/-/}" "$i")
-		names+=("$name")
-		one "$cfg" "$name"
-		printf '%s %-12s %2d/%d %s total %7.3fs (launch cmd %7.3fs) %s\n' "$(date +%T)" "$cfg" "$i" "$N" "$name" "$T_TOTAL" "$T_LAUNCH" "$STATE"
-		RAW[$cfg]+="$T_TOTAL "
-		RAWL[$cfg]+="$T_LAUNCH "
+	declare -A NAMES=()
+	for cfg in "${group[@]}"; do
+		log "$cfg: warm-up guest"
+		one "$cfg" "warm-$cfg"
+		log "$cfg: warm-up ${T_TOTAL}s ($STATE)"
+		# It runs on with the samples: deleting it now would have btrfs
+		# free its subvolume under the first samples.
+		NAMES[$cfg]="warm-$cfg "
 	done
-	log "$cfg: deleting ${#names[@]} guests"
-	delete_guests "$cfg" "${names[@]}"
+	sync
+	for i in $(seq "$N"); do
+		if [ $((i % 2)) = 1 ]; then order=("${group[@]}"); else order=(); for ((k = ${#group[@]} - 1; k >= 0; k--)); do order+=("${group[$k]}"); done; fi
+		for cfg in "${order[@]}"; do sample "$cfg" "$i"; done
+	done
+	for cfg in "${group[@]}"; do
+		read -ra names <<<"${NAMES[$cfg]}"
+		log "$cfg: deleting ${#names[@]} guests"
+		delete_guests "$cfg" "${names[@]}"
+		btrfs_settle "$cfg"
+	done
+	unset NAMES
 done
 
 # -------------------------------------------------------------------- report

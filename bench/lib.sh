@@ -319,6 +319,22 @@ lxmgr_btrfs_pool() {
 	LXMGR_BT=1
 }
 
+# btrfs_settle CONFIG: for a btrfs configuration, wait until btrfs has freed
+# the subvolumes of deleted guests. It does that in the background (its
+# cleaner thread), and the CPU and I/O it takes would otherwise fall on
+# whatever is measured next.
+btrfs_settle() {
+	local pid pool
+	case $1 in
+	lxmgr-btrfs) pid=$LXMGRD_PID pool=$WORK/lxmgr/storage-pools/bt ;;
+	lxd-btrfs) pid=$LXD_PID pool=$WORK/lxd/storage-pools/bt ;;
+	*) return 0 ;;
+	esac
+	sync
+	timeout 600 nsenter -t "$pid" -m -- btrfs subvolume sync "$pool" >>"$WORK/launch.log" 2>&1 ||
+		log "warning: $1: waiting for btrfs to free the deleted subvolumes failed (see launch.log)"
+}
+
 # ------------------------------------------------------------------- measure
 
 now() { echo "$EPOCHREALTIME"; }
