@@ -38,6 +38,7 @@ type daemon struct {
 
 	poolsMu sync.RWMutex
 	pools   map[string]storage.Driver
+	spares  spareTimers
 
 	net     netState
 	proxies *network.Proxies

@@ -187,6 +187,7 @@ func (d *daemon) createInstance(ctx context.Context, op *operation, inst db.Inst
 	if err := pool.CreateFromImage(ctx, inst.Name, img.Fingerprint); err != nil {
 		return fmt.Errorf("create root volume: %w", err)
 	}
+	d.prepareSpareLater(pool, img.Fingerprint)
 	rev.Add(func() {
 		if err := pool.DeleteVolume(context.Background(), inst.Name); err != nil {
 			slog.Error("revert: delete volume", "instance", inst.Name, "err", err)

@@ -18,6 +18,10 @@
 //	                                        copies, read-only by contract)
 //	<pool>/custom/<name>/                   custom volumes, attached into
 //	                                        guests as disks
+//	<pool>/.spares/<fingerprint>/           btrfs: a writable snapshot of the
+//	                                        image made between launches, which
+//	                                        the next CreateFromImage renames
+//	                                        into containers/ (PrepareFromImage)
 //	<pool>/.tmp/                            work area; volumes are built here
 //	                                        and moved into place, so a crash
 //	                                        never leaves a half-made volume

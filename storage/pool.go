@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -74,6 +75,13 @@ type pool struct {
 	name string
 	path string
 	be   backend
+
+	// spareMu serialises making and removing spares (PrepareFromImage,
+	// DeleteImage, Delete); taking one is a rename and needs no lock.
+	spareMu sync.Mutex
+	// deleted is set by Delete so that a late PrepareFromImage does not
+	// recreate part of the layout.
+	deleted bool
 }
 
 func (p *pool) Name() string               { return p.name }
@@ -86,6 +94,7 @@ func (p *pool) imagesDir() string     { return filepath.Join(p.path, "images") }
 func (p *pool) containersDir() string { return filepath.Join(p.path, "containers") }
 func (p *pool) snapshotsDir() string  { return filepath.Join(p.path, "containers-snapshots") }
 func (p *pool) customDir() string     { return filepath.Join(p.path, "custom") }
+func (p *pool) sparesDir() string     { return filepath.Join(p.path, ".spares") }
 
 // snapDir holds the snapshots of volume name; name must be valid.
 func (p *pool) snapDir(name string) string { return filepath.Join(p.snapshotsDir(), name) }
@@ -104,6 +113,7 @@ func (p *pool) Init(ctx context.Context) error {
 		{p.snapshotsDir(), modeSnapshots},
 		{p.customDir(), modeCustomRoot},
 		{p.tmpDir(), modeTmp},
+		{p.sparesDir(), modeTmp},
 	}
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir.path, dir.mode); err != nil {
@@ -122,6 +132,18 @@ func (p *pool) Init(ctx context.Context) error {
 	for _, e := range leftovers {
 		if err := p.be.remove(ctx, filepath.Join(p.tmpDir(), e.Name())); err != nil {
 			return fmt.Errorf("init pool %q: remove leftover %q: %w", p.name, e.Name(), err)
+		}
+	}
+	// A spare must not outlive its image (a crash inside DeleteImage).
+	spares, err := os.ReadDir(p.sparesDir())
+	if err != nil {
+		return fmt.Errorf("init pool %q: %w", p.name, err)
+	}
+	for _, e := range spares {
+		if ValidName(e.Name()) != nil || !p.HasImage(e.Name()) {
+			if err := p.be.remove(ctx, filepath.Join(p.sparesDir(), e.Name())); err != nil {
+				return fmt.Errorf("init pool %q: remove orphaned spare %q: %w", p.name, e.Name(), err)
+			}
 		}
 	}
 	// Snapshots must not outlive their volume (a crash inside
@@ -253,8 +275,39 @@ func (p *pool) DeleteImage(ctx context.Context, fp string) error {
 	if err := ValidName(fp); err != nil {
 		return fmt.Errorf("delete image %q: %w", fp, err)
 	}
-	if err := p.removeAside(ctx, p.ImagePath(fp)); err != nil {
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	if err := p.removeAside(ctx, p.ImagePath(fp), filepath.Join(p.sparesDir(), fp)); err != nil {
 		return fmt.Errorf("delete image %q: %w", fp, err)
+	}
+	return nil
+}
+
+// PrepareFromImage makes ahead of time the writable clone of image fp that
+// the next CreateFromImage of it takes by a rename. On btrfs a snapshot
+// commits a transaction, which has to write out everything the running
+// guests wrote since the last one: 15 ms on an idle pool, up to 300 ms with
+// 200 guests running. Made in the background between launches, it is no
+// longer part of one. One spare per image, only where clones are cheap
+// (Capabilities().CoW): elsewhere it does nothing. Idempotent.
+func (p *pool) PrepareFromImage(ctx context.Context, fp string) error {
+	if err := ValidName(fp); err != nil {
+		return fmt.Errorf("prepare from image %q: %w", fp, err)
+	}
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	if p.deleted {
+		return fmt.Errorf("prepare from image %q: pool %q: %w", fp, p.name, ErrNotFound)
+	}
+	if !p.HasImage(fp) {
+		return fmt.Errorf("prepare from image %q: %w", fp, ErrNotFound)
+	}
+	if !p.be.caps().CoW {
+		return nil
+	}
+	err := p.build(ctx, filepath.Join(p.sparesDir(), fp), p.cloneWritable(ctx, p.ImagePath(fp)))
+	if err != nil && !errors.Is(err, ErrExists) {
+		return fmt.Errorf("prepare from image %q: %w", fp, err)
 	}
 	return nil
 }
@@ -266,7 +319,22 @@ func (p *pool) CreateFromImage(ctx context.Context, name, fp string) error {
 	if !p.HasImage(fp) {
 		return fmt.Errorf("create volume %q: image %q: %w", name, fp, ErrNotFound)
 	}
-	if err := p.build(ctx, p.VolumePath(name), p.cloneWritable(ctx, p.ImagePath(fp))); err != nil {
+	final := p.VolumePath(name)
+	if isDir(final) {
+		return fmt.Errorf("create volume %q from image %q: %w", name, fp, ErrExists)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("create volume %q from image %q: %w", name, fp, err)
+	}
+	// A prepared clone, if any: taking it is atomic, and a concurrent
+	// create that took it first leaves ENOENT here and clones instead.
+	switch err := renameNoReplace(filepath.Join(p.sparesDir(), fp), final); {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrExists):
+		return fmt.Errorf("create volume %q from image %q: %w", name, fp, err)
+	}
+	if err := p.build(ctx, final, p.cloneWritable(ctx, p.ImagePath(fp))); err != nil {
 		return fmt.Errorf("create volume %q from image %q: %w", name, fp, err)
 	}
 	return nil

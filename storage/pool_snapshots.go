@@ -183,8 +183,11 @@ func (p *pool) Delete(ctx context.Context) error {
 	} else if mounted {
 		return fmt.Errorf("delete pool %q: %w", p.name, ErrBusy)
 	}
+	p.spareMu.Lock()
+	defer p.spareMu.Unlock()
+	p.deleted = true
 	removeLayout := func() error {
-		for _, dir := range []string{p.containersDir(), p.snapshotsDir(), p.customDir(), p.imagesDir(), p.tmpDir()} {
+		for _, dir := range []string{p.containersDir(), p.snapshotsDir(), p.customDir(), p.sparesDir(), p.imagesDir(), p.tmpDir()} {
 			if err := p.be.remove(ctx, dir); err != nil {
 				return err
 			}

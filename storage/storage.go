@@ -78,6 +78,11 @@ type Driver interface {
 	// and device nodes. ErrNotFound if the image is missing, ErrExists if
 	// the volume exists.
 	CreateFromImage(ctx context.Context, name, fp string) error
+	// PrepareFromImage makes ahead of time, where the driver can (cheap
+	// clones), what the next CreateFromImage of fp takes instead of
+	// cloning then; it does nothing elsewhere. Idempotent; DeleteImage and
+	// Delete remove what it made. ErrNotFound if the image is missing.
+	PrepareFromImage(ctx context.Context, fp string) error
 	// CopyVolume makes volume dst a copy of volume src, like
 	// CreateFromImage (snapshots are not copied). ErrNotFound / ErrExists
 	// as there.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,6 +40,8 @@ func Run(t *testing.T, newDriver func(t *testing.T) storage.Driver) {
 		{"CreateFromImage", testCreateFromImage},
 		{"CreateFromImageErrors", testCreateFromImageErrors},
 		{"CreateFromImageCancelled", testCreateFromImageCancelled},
+		{"PrepareFromImage", testPrepareFromImage},
+		{"PreparedSpareCleanup", testPreparedSpareCleanup},
 		{"CopyVolume", testCopyVolume},
 		{"RenameVolume", testRenameVolume},
 		{"DeleteIdempotent", testDelete},
@@ -224,6 +227,116 @@ func testCreateFromImageCancelled(t *testing.T, d storage.Driver) {
 	}
 	if d.VolumeExists("c1") {
 		t.Error("cancelled CreateFromImage left a volume")
+	}
+	assertNoLeftovers(t, d)
+}
+
+// spares lists what PrepareFromImage left in the pool.
+func spares(t *testing.T, d storage.Driver) []string {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Join(d.Path(), ".spares"))
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func testPrepareFromImage(t *testing.T, d storage.Driver) {
+	if err := d.PrepareFromImage(t.Context(), fp); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("PrepareFromImage of a missing image = %v, want ErrNotFound", err)
+	}
+	if err := d.PrepareFromImage(t.Context(), "../x"); !errors.Is(err, storage.ErrInvalidName) {
+		t.Errorf("PrepareFromImage(\"../x\") = %v, want ErrInvalidName", err)
+	}
+	mustImage(t, d)
+	for range 2 { // idempotent
+		if err := d.PrepareFromImage(t.Context(), fp); err != nil {
+			t.Fatalf("PrepareFromImage: %v", err)
+		}
+	}
+	want := []string(nil)
+	if d.Capabilities().CoW {
+		want = []string{fp}
+	}
+	if got := spares(t, d); !slices.Equal(got, want) {
+		t.Fatalf("spares after PrepareFromImage = %v, want %v", got, want)
+	}
+	// The next create takes the spare; the one after clones; both are
+	// the image's content, private, and independent of each other.
+	for _, name := range []string{"c1", "c2"} {
+		if err := d.CreateFromImage(t.Context(), name, fp); err != nil {
+			t.Fatalf("CreateFromImage %s: %v", name, err)
+		}
+		if got := spares(t, d); len(got) != 0 {
+			t.Errorf("spares after CreateFromImage %s = %v, want none", name, got)
+		}
+		assertPrivate(t, d.VolumePath(name))
+		compareTrees(t, d.ImagePath(fp), d.VolumePath(name))
+	}
+	writeFile(t, filepath.Join(d.VolumePath("c1"), "rootfs", "only-c1"), "x")
+	if _, err := os.Stat(filepath.Join(d.VolumePath("c2"), "rootfs", "only-c1")); err == nil {
+		t.Error("a file written in c1 shows in c2")
+	}
+	if _, err := os.Stat(filepath.Join(d.ImagePath(fp), "rootfs", "only-c1")); err == nil {
+		t.Error("a file written in c1 shows in the image")
+	}
+	// A spare does not stand in the way of an existing volume's error.
+	if err := d.PrepareFromImage(t.Context(), fp); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.CreateFromImage(t.Context(), "c1", fp); !errors.Is(err, storage.ErrExists) {
+		t.Errorf("CreateFromImage onto an existing volume with a spare = %v, want ErrExists", err)
+	}
+	if got := spares(t, d); !slices.Equal(got, want) {
+		t.Errorf("a failed CreateFromImage took the spare: %v, want %v", got, want)
+	}
+	vols, err := d.Volumes(t.Context())
+	if err != nil || !slices.Equal(vols, []string{"c1", "c2"}) {
+		t.Errorf("Volumes = %v, %v; want [c1 c2]", vols, err)
+	}
+	assertNoLeftovers(t, d)
+}
+
+// testPreparedSpareCleanup: deleting the image removes its spare, and Init
+// removes a spare whose image is gone (a crash between the two).
+func testPreparedSpareCleanup(t *testing.T, d storage.Driver) {
+	if !d.Capabilities().CoW {
+		t.Skip("the driver keeps no spares")
+	}
+	mustImage(t, d)
+	if err := d.PrepareFromImage(t.Context(), fp); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.DeleteImage(t.Context(), fp); err != nil {
+		t.Fatal(err)
+	}
+	if got := spares(t, d); len(got) != 0 {
+		t.Errorf("spares after DeleteImage = %v, want none", got)
+	}
+	if err := d.PrepareFromImage(t.Context(), fp); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("PrepareFromImage after DeleteImage = %v, want ErrNotFound", err)
+	}
+	// A spare whose image is gone (a crash inside DeleteImage between the
+	// two) and a stray entry: Init removes both, and keeps a valid spare.
+	mustImage(t, d)
+	if err := d.PrepareFromImage(t.Context(), fp); err != nil {
+		t.Fatal(err)
+	}
+	orphan := strings.Repeat("e", 64)
+	for _, name := range []string{orphan, ".stray"} {
+		if err := os.MkdirAll(filepath.Join(d.Path(), ".spares", name, "rootfs"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Init(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := spares(t, d); !slices.Equal(got, []string{fp}) {
+		t.Errorf("spares after Init = %v, want [%s]", got, fp)
 	}
 	assertNoLeftovers(t, d)
 }
