@@ -253,7 +253,7 @@ restart_exec() {
 # launch_phase: launch to boot finished, before any other guest: one
 # warm-up guest per pool (each tool unpacks the image once per pool), then
 # --launches rounds in which each tool launches one guest, after a
-# one-second pause, lxmgr first on odd rounds and LXD first on even ones, as
+# two-second pause, lxmgr first on odd rounds and LXD first on even ones, as
 # bench/launch.sh does: a change in how busy the machine is then weighs on
 # both medians alike. The guests are deleted afterwards (and btrfs let free
 # them), so that each tool's memory phase starts with none.
@@ -276,7 +276,7 @@ launch_phase() {
 		if [ $((i % 2)) = 1 ]; then order=("${CONFIGS[@]}"); else for ((k = ${#CONFIGS[@]} - 1; k >= 0; k--)); do order+=("${CONFIGS[$k]}"); done; fi
 		for cfg in "${order[@]}"; do
 			name=$(printf 'd%s-l%02d' "$(tool_of "$cfg")" "$i")
-			sleep 1
+			sleep 2 # as bench/launch.sh: the previous launch's aftermath settles
 			one "$cfg" "$name"
 			LN[$cfg]+="$name "
 			RW[$cfg]+="$T_TOTAL " RL[$cfg]+="$T_LAUNCH "
@@ -402,7 +402,7 @@ measure() {
 		t2=$(now)
 		names+=("$name")
 		raw+="$(sub "$t1" "$t0") " rawl+="$(sub "$t2" "$t0") "
-		sleep 1
+		sleep 2
 	done
 	R[$cfg,newat]=$running
 	R[$cfg,newcmd]=$(median "$raw")

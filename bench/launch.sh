@@ -18,7 +18,7 @@
 # number has no such wait.) Each pool first gets one warm-up guest (both
 # tools unpack an image once per pool), which is not counted. Then, per
 # storage driver, the two tools take turns, one guest each per round (lxmgr
-# first on odd rounds, LXD first on even ones) after a one-second pause, so
+# first on odd rounds, LXD first on even ones) after a two-second pause, so
 # that a change in how busy the machine is (other VMs on the host,
 # writeback) weighs on both medians alike instead of on whichever tool ran
 # later. Guests stay running until their driver's rounds are done; then
@@ -92,9 +92,9 @@ sample() {
 	name=$(printf 'b%s-%02d' "${cfg/-/}" "$i")
 	NAMES[$cfg]+="$name "
 	# Let the previous guest (maybe the other tool's) settle: its DHCP
-	# exchange and its daemon's bookkeeping after a launch are not this
-	# sample's work.
-	sleep 1
+	# exchange and its daemon's work after a launch (lxmgr snapshots the
+	# image ahead 1.5 s after a create) are not this sample's work.
+	sleep 2
 	one "$cfg" "$name"
 	printf '%s %-12s %2d/%d %s total %7.3fs (launch cmd %7.3fs) %s\n' "$(date +%T)" "$cfg" "$i" "$N" "$name" "$T_TOTAL" "$T_LAUNCH" "$STATE"
 	RAW[$cfg]+="$T_TOTAL "
