@@ -258,7 +258,7 @@ restart_exec() {
 # both medians alike. The guests are deleted afterwards (and btrfs let free
 # them), so that each tool's memory phase starts with none.
 launch_phase() {
-	local cfg i k name tool order=()
+	local cfg i k name tool order=() names=()
 	local -A LN=() RW=() RL=()
 	for cfg in "${CONFIGS[@]}"; do
 		tool=$(tool_of "$cfg")
