@@ -258,7 +258,7 @@ restart_exec() {
 # both medians alike. The guests are deleted afterwards (and btrfs let free
 # them), so that each tool's memory phase starts with none.
 launch_phase() {
-	local cfg i k name tool order=() names=()
+	local cfg i name tool names=()
 	local -A LN=() RW=() RL=()
 	for cfg in "${CONFIGS[@]}"; do
 		tool=$(tool_of "$cfg")
@@ -272,9 +272,7 @@ launch_phase() {
 	done
 	sync
 	for i in $(seq "$LAUNCHES"); do
-		order=()
-		if [ $((i % 2)) = 1 ]; then order=("${CONFIGS[@]}"); else for ((k = ${#CONFIGS[@]} - 1; k >= 0; k--)); do order+=("${CONFIGS[$k]}"); done; fi
-		for cfg in "${order[@]}"; do
+		for cfg in $(turns "$i" "${CONFIGS[@]}"); do
 			name=$(printf 'd%s-l%02d' "$(tool_of "$cfg")" "$i")
 			sleep 2 # as bench/launch.sh: the previous launch's aftermath settles
 			one "$cfg" "$name"

@@ -127,8 +127,7 @@ for fs in btrfs dir; do
 	done
 	sync
 	for i in $(seq "$N"); do
-		if [ $((i % 2)) = 1 ]; then order=("${group[@]}"); else order=(); for ((k = ${#group[@]} - 1; k >= 0; k--)); do order+=("${group[$k]}"); done; fi
-		for cfg in "${order[@]}"; do sample "$cfg" "$i"; done
+		for cfg in $(turns "$i" "${group[@]}"); do sample "$cfg" "$i"; done
 	done
 	for cfg in "${group[@]}"; do
 		read -ra names <<<"${NAMES[$cfg]}"

@@ -319,6 +319,20 @@ lxmgr_btrfs_pool() {
 	LXMGR_BT=1
 }
 
+# turns ROUND CONFIG...: the configurations in the order they launch in
+# that round: as given on odd rounds, reversed on even ones, so that no tool
+# always goes first (bench/launch.sh, bench/density.sh).
+turns() {
+	local round=$1 k
+	shift
+	if [ $((round % 2)) = 1 ]; then
+		echo "$@"
+	else
+		for ((k = $#; k >= 1; k--)); do printf '%s ' "${!k}"; done
+		echo
+	fi
+}
+
 # btrfs_settle CONFIG: for a btrfs configuration, wait until btrfs has freed
 # the subvolumes of deleted guests. It does that in the background (its
 # cleaner thread), and the CPU and I/O it takes would otherwise fall on

@@ -135,28 +135,29 @@ func (p *pool) Init(ctx context.Context) error {
 		}
 	}
 	// A spare must not outlive its image (a crash inside DeleteImage).
-	spares, err := os.ReadDir(p.sparesDir())
-	if err != nil {
-		return fmt.Errorf("init pool %q: %w", p.name, err)
-	}
-	for _, e := range spares {
-		if ValidName(e.Name()) != nil || !p.HasImage(e.Name()) {
-			if err := p.be.remove(ctx, filepath.Join(p.sparesDir(), e.Name())); err != nil {
-				return fmt.Errorf("init pool %q: remove orphaned spare %q: %w", p.name, e.Name(), err)
-			}
-		}
+	if err := p.removeOrphans(ctx, p.sparesDir(), p.HasImage); err != nil {
+		return fmt.Errorf("init pool %q: spares: %w", p.name, err)
 	}
 	// Snapshots must not outlive their volume (a crash inside
 	// RenameVolume or DeleteVolume can leave some), or a new volume of
 	// that name would inherit them.
-	snaps, err := os.ReadDir(p.snapshotsDir())
-	if err != nil {
-		return fmt.Errorf("init pool %q: %w", p.name, err)
+	if err := p.removeOrphans(ctx, p.snapshotsDir(), p.VolumeExists); err != nil {
+		return fmt.Errorf("init pool %q: snapshots: %w", p.name, err)
 	}
-	for _, e := range snaps {
-		if ValidName(e.Name()) != nil || !p.VolumeExists(e.Name()) {
-			if err := p.be.remove(ctx, filepath.Join(p.snapshotsDir(), e.Name())); err != nil {
-				return fmt.Errorf("init pool %q: remove orphaned snapshots %q: %w", p.name, e.Name(), err)
+	return nil
+}
+
+// removeOrphans removes the entries of dir whose name is invalid or whose
+// owner is gone (owned false).
+func (p *pool) removeOrphans(ctx context.Context, dir string, owned func(name string) bool) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if ValidName(e.Name()) != nil || !owned(e.Name()) {
+			if err := p.be.remove(ctx, filepath.Join(dir, e.Name())); err != nil {
+				return fmt.Errorf("remove orphaned %q: %w", e.Name(), err)
 			}
 		}
 	}
