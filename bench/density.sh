@@ -37,10 +37,11 @@
 # memory per guest <= 0.2.
 #
 # Memory: after the launch samples, one tool is measured fully and its
-# guests deleted before the other's first guest (lxmgr first). Before every batch the host's
-# MemAvailable must stay above 3 GiB after the batch (estimated from the
-# memory per guest so far); otherwise the tool stops adding guests, its
-# highest count is where it stopped, and the report says so.
+# guests deleted before the other's first guest (lxmgr first). Before every
+# batch the host's MemAvailable must stay above 3 GiB after the batch
+# (estimated from the memory per guest so far); otherwise the tool stops
+# adding guests, its highest count is where it stopped, and the report says
+# so.
 #
 # --image busybox (lxmgr only): lxmgr's busybox guests instead of Debian,
 # for the 1000-guest run. A Debian guest holds about 42 MiB of its own
@@ -296,7 +297,7 @@ launch_phase() {
 
 measure() {
 	local cfg=$1 tool t name i k out n v4 want running=0 names=() raw rawl ma0 ma per_kb batch got t0 t1 t2 stopped=""
-	local ts=$SECONDS tgrow=0 ngrow=0 bn=() pid pool p_tot p_mon p_dae p_dns p_oth p_nmon p_noth
+	local ts=$SECONDS tgrow=0 ngrow=0 bn=() p_tot p_mon p_dae p_dns p_oth p_nmon p_noth
 	tool=$(tool_of "$cfg")
 	sync
 	ma0=$(mem_avail_kb)
