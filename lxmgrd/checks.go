@@ -32,7 +32,7 @@ func (d *daemon) checkExpanded(ctx context.Context, tx *db.Tx, inst db.Instance,
 	if _, err := d.pool(pool); err != nil {
 		return err
 	}
-	if _, err := limitsFrom(cfg, inst); err != nil {
+	if _, err := limitsFrom(cfg, inst, d.lxc.Cgroups()); err != nil {
 		return err
 	}
 	if raw := cfg["raw.lxc"]; raw != "" {

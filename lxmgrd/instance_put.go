@@ -285,7 +285,7 @@ func cloneInstance(inst db.Instance) db.Instance {
 // applyLive gives a running guest what can change without a restart: its
 // cgroup limits, port forwards and nic bandwidth limits.
 func (d *daemon) applyLive(ctx context.Context, inst db.Instance, cfg map[string]string, oldDevs, devs api.Devices) error {
-	limits, err := limitsFrom(cfg, inst)
+	limits, err := limitsFrom(cfg, inst, d.lxc.Cgroups())
 	if err != nil {
 		return err
 	}
