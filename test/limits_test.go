@@ -221,18 +221,40 @@ func TestProfilesCommands(t *testing.T) {
 // cleanly, highest boot.stop.priority first, then the daemon; at the next
 // start the guests that were running come back.
 func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
-	cleanupInstance(t, "sd-first", "sd-last")
-	must(t, "launch", "busybox", "sd-last", "-c", "boot.stop.priority=1", "--wait")
-	must(t, "launch", "busybox", "sd-first", "-c", "boot.stop.priority=9", "--wait")
-	pids := []int{int(stateOf(t, "sd-first").Pid), int(stateOf(t, "sd-last").Pid)}
-	if out := must(t, "admin", "shutdown", "--timeout", "20"); !strings.Contains(out, "shutting down") {
-		t.Fatalf("admin shutdown: %q", out)
-	}
+	checkPowerOff(t, "sd", func() {
+		if out := must(t, "admin", "shutdown", "--timeout", "20"); !strings.Contains(out, "shutting down") {
+			t.Fatalf("admin shutdown: %q", out)
+		}
+	})
+}
+
+// TestSIGPWRStopsInPriorityOrder: SIGPWR to lxmgrd (the documented signal
+// for a host power-off) does what admin shutdown does.
+func TestSIGPWRStopsInPriorityOrder(t *testing.T) {
+	checkPowerOff(t, "pw", func() {
+		if err := suite.daemon.Process.Signal(syscall.SIGPWR); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// checkPowerOff launches two guests named prefix-first and prefix-last
+// (boot.stop.priority 9 and 1), runs powerOff and checks that both stop
+// cleanly in that order, the daemon exits, and both come back when the
+// daemon starts again.
+func checkPowerOff(t *testing.T, prefix string, powerOff func()) {
+	t.Helper()
+	firstName, lastName := prefix+"-first", prefix+"-last"
+	cleanupInstance(t, firstName, lastName)
+	must(t, "launch", "busybox", lastName, "-c", "boot.stop.priority=1", "--wait")
+	must(t, "launch", "busybox", firstName, "-c", "boot.stop.priority=9", "--wait")
+	pids := []int{int(stateOf(t, firstName).Pid), int(stateOf(t, lastName).Pid)}
+	powerOff()
 	select {
 	case <-suite.exited:
 		suite.daemon = nil
-	case <-time.After(30 * time.Second):
-		t.Fatal("lxmgrd did not exit after admin shutdown")
+	case <-time.After(60 * time.Second):
+		t.Fatal("lxmgrd did not exit after the power-off request")
 	}
 	for _, pid := range pids {
 		if syscall.Kill(pid, 0) == nil {
@@ -240,8 +262,8 @@ func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
 		}
 	}
 	log := suite.logTail(40)
-	first := strings.Index(log, "instance stopped\" instance=sd-first clean=true")
-	last := strings.Index(log, "instance stopped\" instance=sd-last clean=true")
+	first := strings.Index(log, "instance stopped\" instance="+firstName+" clean=true")
+	last := strings.Index(log, "instance stopped\" instance="+lastName+" clean=true")
 	if first < 0 || last < 0 || first > last {
 		t.Errorf("stop order or cleanliness wrong (first at %d, last at %d):\n%s", first, last, log)
 	}
@@ -249,10 +271,10 @@ func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (stateOf(t, "sd-first").Status != "Running" || stateOf(t, "sd-last").Status != "Running") {
+	for time.Now().Before(deadline) && (stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running") {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if stateOf(t, "sd-first").Status != "Running" || stateOf(t, "sd-last").Status != "Running" {
+	if stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running" {
 		t.Fatal("guests running at the host shutdown did not come back at the next start")
 	}
 }
