@@ -211,6 +211,12 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	defer rev.Fail()
 	cfg, devs := expand(inst, profs)
 	rev.Add(func() { d.restoreInstance(before, oldProfs, devs, running) })
+	applied := func() {
+		rev.Success()
+		if cfg["security.privileged"] == "true" {
+			logPrivileged(d.privilegedPolicy(ctx), name, "changed")
+		}
+	}
 	d.reloadNetworks(ctx, append(networksOf(inst, oldDevs), networksOf(inst, devs)...)...)
 	// The root disk's size applies at once, running or not.
 	if err := d.applyQuota(ctx, inst, profs); err != nil {
@@ -224,13 +230,13 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if err != nil {
 			return nil, fmt.Errorf("instance %q: change not applied: %w", name, err)
 		}
-		rev.Success()
+		applied()
 		return nil, nil
 	}
 	if err := d.applyLive(ctx, inst, cfg, oldDevs, devs); err != nil {
 		return nil, fmt.Errorf("instance %q: change not applied: %w", name, err)
 	}
-	rev.Success()
+	applied()
 	later := restartRequired(oldCfg, cfg, oldDevs, devs)
 	if len(later) > 0 {
 		slog.Info("instance config changed; some of it applies at the next start", "instance", name, "keys", later)

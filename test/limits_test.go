@@ -156,6 +156,19 @@ func TestPrivilegedPolicyThroughProfile(t *testing.T) {
 	if uid := hostUIDOf(t, int(stateOf(t, "pv2").Pid)); uid != 0 {
 		t.Errorf("privileged guest init runs as host uid %d", uid)
 	}
+	// Logged at create and at every start: a warning under warn, info
+	// under allow.
+	log := suite.logTail(80)
+	for _, want := range []string{`level=WARN msg="privileged instance created`, `level=WARN msg="privileged instance starting`} {
+		if !strings.Contains(log, want) || !strings.Contains(log, "instance=pv2 policy=warn") {
+			t.Errorf("daemon log lacks %q for pv2:\n%s", want, log)
+		}
+	}
+	must(t, "admin", "config", "set", "instances.privileged=allow")
+	must(t, "restart", "pv2", "--force")
+	if log := suite.logTail(20); !strings.Contains(log, `level=INFO msg="privileged instance starting: its root is the host's root" instance=pv2 policy=allow`) {
+		t.Errorf("start under allow not logged at info:\n%s", log)
+	}
 }
 
 func TestConfigBadValuesNameTheKey(t *testing.T) {
@@ -276,5 +289,43 @@ func checkPowerOff(t *testing.T, prefix string, powerOff func()) {
 	}
 	if stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running" {
 		t.Fatal("guests running at the host shutdown did not come back at the next start")
+	}
+}
+
+// TestPrivilegedDenyThroughProfileChanges: under instances.privileged=deny
+// no profile change can make a guest privileged (profile set, profile edit,
+// profile add), and each refusal leaves profiles, instance and guest as
+// they were.
+func TestPrivilegedDenyThroughProfileChanges(t *testing.T) {
+	cleanupInstance(t, "pd1")
+	t.Cleanup(func() {
+		lxmgr(t, "admin", "config", "unset", "instances.privileged")
+		lxmgr(t, "profile", "delete", "pd-web")
+		lxmgr(t, "profile", "delete", "pd-priv")
+	})
+	must(t, "profile", "create", "pd-web")
+	must(t, "profile", "set", "pd-web", "limits.processes=100")
+	must(t, "profile", "create", "pd-priv")
+	must(t, "profile", "set", "pd-priv", "security.privileged=true")
+	must(t, "launch", "busybox", "pd1", "-p", "default", "-p", "pd-web", "--wait")
+	must(t, "admin", "config", "set", "instances.privileged=deny")
+	pid := int(stateOf(t, "pd1").Pid)
+	web, inst := must(t, "profile", "show", "pd-web"), must(t, "config", "show", "pd1", "--expanded")
+
+	mustFail(t, "instances.privileged=deny", "profile", "set", "pd-web", "security.privileged=true")
+	yaml := "config:\n  limits.processes: \"100\"\n  security.privileged: \"true\"\ndevices: {}\n"
+	if r := lxmgrIn(t, []byte(yaml), "profile", "edit", "pd-web"); r.code == 0 || !strings.Contains(r.stderr, "instances.privileged=deny") {
+		t.Errorf("profile edit making pd-web privileged: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustFail(t, "instances.privileged=deny", "profile", "add", "pd1", "pd-priv")
+
+	if got := must(t, "profile", "show", "pd-web"); got != web {
+		t.Errorf("refused changes altered the profile:\n%s\nwas:\n%s", got, web)
+	}
+	if got := must(t, "config", "show", "pd1", "--expanded"); got != inst {
+		t.Errorf("refused changes altered the instance:\n%s\nwas:\n%s", got, inst)
+	}
+	if st := stateOf(t, "pd1"); int(st.Pid) != pid || hostUIDOf(t, pid) == 0 {
+		t.Errorf("the guest changed or runs as host root: %+v", st)
 	}
 }
