@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,17 +71,58 @@ func TestProcessAndCPULimits(t *testing.T) {
 	if out := must(t, "exec", "lp1", "--", "grep", "-c", "^processor", "/proc/cpuinfo"); strings.TrimSpace(out) != "1" {
 		t.Errorf("/proc/cpuinfo processors in a limits.cpu=1 guest: %q", out)
 	}
-	// A fork bomb is contained: the guest's task count stops at the limit.
-	lxmgr(t, "exec", "lp1", "--", "sh", "-c", "i=0; while [ $i -lt 300 ]; do sleep 60 & i=$((i+1)); done; true")
-	pids := readCgroup(t, "pids", "lp1", "pids.current")
-	if pids > 50 {
-		t.Fatalf("%d tasks in a guest limited to 50", pids)
+	// A real fork bomb (every copy starts copies of itself, forever) is
+	// contained: the guest's task count stops at the limit. "command"
+	// keeps busybox ash alive when a fork fails (it would exit), so the
+	// bomb stays at the limit instead of dying out.
+	bomb := lxmgrAsync(t, "exec", "lp1", "-n", "--", "sh", "-c", `b() { while :; do command eval "b &"; done; }; b >/dev/null 2>&1`)
+	bombDone := make(chan error, 1)
+	go func() { bombDone <- bomb.Wait() }()
+	t.Cleanup(func() { bomb.Process.Kill(); <-bombDone })
+	deadline := time.Now().Add(20 * time.Second)
+	for readCgroup(t, "pids", "lp1", "pids.current") < 45 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 20 {
+		if pids := readCgroup(t, "pids", "lp1", "pids.current"); pids > 50 {
+			t.Fatalf("%d tasks in a guest limited to 50", pids)
+		} else if pids < 45 {
+			t.Fatalf("the fork bomb did not fill the guest (%d tasks): not a test of the limit", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if events, _ := os.ReadFile(cgroupFile("pids", "lp1", "pids.events")); !strings.Contains(string(events), "max") || strings.Contains(string(events), "max 0") {
 		t.Errorf("pids.events shows no refused fork: %q", events)
 	}
-	// The host and the daemon are fine; the guest can be stopped.
+	// The host and the daemon are fine.
 	must(t, "list")
+	if out, err := exec.Command("sh", "-c", "echo host ok").CombinedOutput(); err != nil {
+		t.Fatalf("the host cannot fork: %v %s", err, out)
+	}
+	// Kill the bomb without restarting the guest: freeze it, kill every
+	// task but init, thaw (frozen tasks cannot fork while being killed).
+	init := int(stateOf(t, "lp1").Pid)
+	must(t, "pause", "lp1")
+	procs, err := os.ReadFile(cgroupFile("pids", "lp1", "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(procs)) {
+		if pid := atoi(f); pid != init {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	must(t, "resume", "lp1")
+	deadline = time.Now().Add(10 * time.Second)
+	for readCgroup(t, "pids", "lp1", "pids.current") > 10 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := must(t, "exec", "lp1", "--", "echo", "alive"); strings.TrimSpace(out) != "alive" {
+		t.Fatalf("exec after the bomb: %q", out)
+	}
+	if st := stateOf(t, "lp1"); int(st.Pid) != init || st.Status != "Running" {
+		t.Fatalf("the guest did not survive its fork bomb: %+v", st)
+	}
 	must(t, "stop", "lp1", "--force")
 }
 
