@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"strings"
+	"unicode"
 )
 
 // ValidateName checks that name is usable as the name of an instance,
@@ -33,4 +34,23 @@ func ValidateName(kind, name string) error {
 		}
 	}
 	return nil
+}
+
+// ValidEnvName reports whether name may be the name of an environment
+// variable set in a guest (config keys environment.NAME): not empty, no '='
+// (execve's "NAME=value" would split there), no whitespace or control
+// characters (liblxc config lines are trimmed and split on them). Anything
+// else execve can carry is allowed ("FOO-BAR", "1X", "a.b"): shells cannot
+// name such variables, but other programs read them. This is the one rule;
+// the schema and the container driver both use it.
+func ValidEnvName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if r == '=' || r < 0x20 || r == 0x7f || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
 }

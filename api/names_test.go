@@ -40,3 +40,15 @@ func TestValidateName(t *testing.T) {
 		}
 	}
 }
+
+func TestValidEnvName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"HTTP_PROXY": true, "FOO-BAR": true, "1X": true, "a.b": true, "ä": true,
+		"": false, "A=B": false, "=": false, "A B": false, "A\tB": false, "A\nB": false,
+		"A\x00B": false, "A\x7fB": false, "A\u00a0B": false,
+	} {
+		if got := ValidEnvName(name); got != ok {
+			t.Errorf("ValidEnvName(%q) = %v, want %v", name, got, ok)
+		}
+	}
+}

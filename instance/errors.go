@@ -17,4 +17,6 @@ var (
 	ErrNotRunning = fmt.Errorf("container is not running: %w", api.ErrConflict)
 	// ErrInvalidSpec means a Spec (or a name) was refused before anything was written.
 	ErrInvalidSpec = fmt.Errorf("invalid container spec: %w", api.ErrInvalid)
+	// ErrUnsupported means a limit needs a cgroup file this host does not have.
+	ErrUnsupported = fmt.Errorf("not supported on this host: %w", api.ErrInvalid)
 )

@@ -11,70 +11,78 @@ import (
 	lxc "github.com/lxc/go-lxc"
 )
 
-// limitItem is one cgroup file's value for a limit; set is false when the
-// limit is off (the value then is the file's "no limit" value, used when a
-// live change removes a limit).
+// limitItem is one cgroup file's value for a limit.
 type limitItem struct {
 	key, value string
-	set        bool
+}
+
+// checkHost refuses limits that need a cgroup file the host lacks, naming
+// the file, so that a limit is never silently dropped.
+func checkHost(l Limits, f CgroupFiles) error {
+	if l.BlkioWeight > 0 && f.IOWeight == "" {
+		return unsupported("block I/O weight", IOWeightFiles(f.V2)...)
+	}
+	if l.NoSwap && l.MemoryBytes > 0 && f.SwapLimit == "" {
+		return unsupported("no-swap memory limit (swap accounting is off)", SwapLimitFile(f.V2))
+	}
+	return nil
 }
 
 // limitItems returns the cgroup settings of the limits beyond memory, cpuset
 // and pids (which the renderer writes directly), in the order they must be
 // applied.
-func limitItems(l Limits, v2 bool) []limitItem {
+func limitItems(l Limits, f CgroupFiles) ([]limitItem, error) {
+	if err := checkHost(l, f); err != nil {
+		return nil, err
+	}
 	var out []limitItem
-	if v2 {
+	if f.V2 {
 		if l.CPUShares > 0 {
-			// cgroup2 weights are 1-10000 with 100 as the default.
-			out = append(out, limitItem{"cpu.weight", strconv.FormatInt(max(1, min(10000, l.CPUShares*100/1024)), 10), true})
+			out = append(out, limitItem{"cpu.weight", cpuWeight(l.CPUShares)})
 		}
 		if l.CPUQuotaUS > 0 {
-			out = append(out, limitItem{"cpu.max", fmt.Sprintf("%d %d", l.CPUQuotaUS, l.CPUPeriodUS), true})
+			out = append(out, limitItem{"cpu.max", fmt.Sprintf("%d %d", l.CPUQuotaUS, l.CPUPeriodUS)})
 		}
 		if l.NoSwap && l.MemoryBytes > 0 {
-			out = append(out, limitItem{"memory.swap.max", "0", true})
+			out = append(out, limitItem{f.SwapLimit, "0"})
 		}
-		if l.BlkioWeight > 0 {
-			out = append(out, limitItem{"io.weight", strconv.Itoa(l.BlkioWeight), true})
+	} else {
+		if l.CPUShares > 0 {
+			out = append(out, limitItem{"cpu.shares", strconv.FormatInt(l.CPUShares, 10)})
 		}
-		return out
-	}
-	if l.CPUShares > 0 {
-		out = append(out, limitItem{"cpu.shares", strconv.FormatInt(l.CPUShares, 10), true})
-	}
-	if l.CPUQuotaUS > 0 {
-		out = append(out, limitItem{"cpu.cfs_period_us", strconv.FormatInt(l.CPUPeriodUS, 10), true},
-			limitItem{"cpu.cfs_quota_us", strconv.FormatInt(l.CPUQuotaUS, 10), true})
-	}
-	if l.NoSwap && l.MemoryBytes > 0 {
-		out = append(out, limitItem{"memory.memsw.limit_in_bytes", strconv.FormatInt(l.MemoryBytes, 10), true})
+		if l.CPUQuotaUS > 0 {
+			out = append(out, limitItem{"cpu.cfs_period_us", strconv.FormatInt(l.CPUPeriodUS, 10)},
+				limitItem{"cpu.cfs_quota_us", strconv.FormatInt(l.CPUQuotaUS, 10)})
+		}
+		if l.NoSwap && l.MemoryBytes > 0 {
+			out = append(out, limitItem{f.SwapLimit, strconv.FormatInt(l.MemoryBytes, 10)})
+		}
 	}
 	if l.BlkioWeight > 0 {
-		out = append(out, limitItem{"blkio.weight", strconv.Itoa(l.BlkioWeight), true})
+		out = append(out, limitItem{f.IOWeight, strconv.Itoa(l.BlkioWeight)})
 	}
-	return out
+	return out, nil
 }
 
-// SetLimits applies limits to a running container's cgroups at once (a
-// live change of limits.*). Limits that are off are reset to "unlimited".
-// Memory is lowered last and raised first together with memory+swap, so the
-// kernel never sees memory above memory+swap.
-func (d *Driver) SetLimits(ctx context.Context, name string, l Limits) error {
-	if err := l.validate(); err != nil {
-		return err
+// cpuWeight turns v1 shares (1024 = normal) into a cgroup2 weight (1-10000,
+// 100 = normal).
+func cpuWeight(shares int64) string {
+	return strconv.FormatInt(max(1, min(10000, shares*100/1024)), 10)
+}
+
+// liveItems returns every cgroup write of a live change of limits, limits
+// that are off reset to "unlimited" (or the default weight). On v1, memsw
+// is written around memory: it must stay >= memory, so it is raised before
+// and lowered after (the first write may fail, see applyItems). Swap files
+// are only written where the host has swap accounting.
+func liveItems(l Limits, f CgroupFiles, ncpu int) ([]limitItem, error) {
+	if err := checkHost(l, f); err != nil {
+		return nil, err
 	}
-	v2 := d.host.cgroup2
 	var items []limitItem
-	add := func(v1key, v2key, value string) {
-		k := v1key
-		if v2 {
-			k = v2key
-		}
-		items = append(items, limitItem{k, value, true})
-	}
+	add := func(key, value string) { items = append(items, limitItem{key, value}) }
 	unlimited := "-1"
-	if v2 {
+	if f.V2 {
 		unlimited = "max"
 	}
 	mem := unlimited
@@ -84,37 +92,41 @@ func (d *Driver) SetLimits(ctx context.Context, name string, l Limits) error {
 	swap := unlimited
 	if l.NoSwap && l.MemoryBytes > 0 {
 		swap = mem
-		if v2 {
+		if f.V2 {
 			swap = "0"
 		}
 	}
-	if !v2 {
-		// memsw must stay >= memory: raise it before and lower it after.
-		add("memory.memsw.limit_in_bytes", "", swap)
-		add("memory.limit_in_bytes", "", mem)
-		add("memory.memsw.limit_in_bytes", "", swap)
-	} else {
-		add("", "memory.max", mem)
-		add("", "memory.swap.max", swap)
+	switch {
+	case f.V2:
+		add("memory.max", mem)
+		if f.SwapLimit != "" {
+			add(f.SwapLimit, swap)
+		}
+	case f.SwapLimit != "":
+		add(f.SwapLimit, swap)
+		add("memory.limit_in_bytes", mem)
+		add(f.SwapLimit, swap)
+	default:
+		add("memory.limit_in_bytes", mem)
 	}
 	pids := "max"
 	if l.Processes > 0 {
 		pids = strconv.FormatInt(l.Processes, 10)
 	}
-	add("pids.max", "pids.max", pids)
+	add("pids.max", pids)
 	cpus := l.CPUs
 	if cpus == "" {
-		cpus = fmt.Sprintf("0-%d", runtime.NumCPU()-1)
+		cpus = fmt.Sprintf("0-%d", ncpu-1)
 	}
-	add("cpuset.cpus", "cpuset.cpus", cpus)
+	add("cpuset.cpus", cpus)
 	shares := int64(1024)
 	if l.CPUShares > 0 {
 		shares = l.CPUShares
 	}
-	if v2 {
-		add("", "cpu.weight", strconv.FormatInt(max(1, min(10000, shares*100/1024)), 10))
+	if f.V2 {
+		add("cpu.weight", cpuWeight(shares))
 	} else {
-		add("cpu.shares", "", strconv.FormatInt(shares, 10))
+		add("cpu.shares", strconv.FormatInt(shares, 10))
 	}
 	quota, period := int64(-1), int64(100000)
 	switch {
@@ -123,37 +135,64 @@ func (d *Driver) SetLimits(ctx context.Context, name string, l Limits) error {
 	case l.CPUCount > 0:
 		quota = int64(l.CPUCount) * period
 	}
-	if v2 {
+	if f.V2 {
 		q := "max"
 		if quota > 0 {
 			q = strconv.FormatInt(quota, 10)
 		}
-		add("", "cpu.max", fmt.Sprintf("%s %d", q, period))
+		add("cpu.max", fmt.Sprintf("%s %d", q, period))
 	} else {
-		add("cpu.cfs_period_us", "", strconv.FormatInt(period, 10))
-		add("cpu.cfs_quota_us", "", strconv.FormatInt(quota, 10))
+		add("cpu.cfs_period_us", strconv.FormatInt(period, 10))
+		add("cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
 	}
-	if l.BlkioWeight > 0 {
-		add("blkio.weight", "io.weight", strconv.Itoa(l.BlkioWeight))
+	if f.IOWeight != "" {
+		w := ioWeightDefault(f.IOWeight)
+		if l.BlkioWeight > 0 {
+			w = strconv.Itoa(l.BlkioWeight)
+		}
+		add(f.IOWeight, w)
+	}
+	return items, nil
+}
+
+// applyItems writes items in order with set. The first write of a v1 memsw
+// limit may fail while memory is still above the new value; the second one
+// (after memory) is what counts, so only that failure is forgiven.
+func applyItems(ctx context.Context, items []limitItem, set func(key, value string) error) error {
+	var errs []error
+	for i, it := range items {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		err := set(it.key, it.value)
+		if err != nil && !(i == 0 && it.key == "memory.memsw.limit_in_bytes") {
+			errs = append(errs, fmt.Errorf("%s = %s: %w", it.key, it.value, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Cgroups returns which optional cgroup files this host's guests have.
+func (d *Driver) Cgroups() CgroupFiles { return d.host.cgroupFiles() }
+
+// SetLimits applies limits to a running container's cgroups at once (a
+// live change of limits.*). Limits that are off are reset to "unlimited".
+// A limit the host cannot enforce gives ErrUnsupported and nothing is
+// written.
+func (d *Driver) SetLimits(ctx context.Context, name string, l Limits) error {
+	if err := l.validate(); err != nil {
+		return err
+	}
+	items, err := liveItems(l, d.host.cgroupFiles(), runtime.NumCPU())
+	if err != nil {
+		return fmt.Errorf("set limits of %q: %w", name, err)
 	}
 	return d.use(name, func(c *lxc.Container) error {
 		if c.State() != lxc.RUNNING && c.State() != lxc.FROZEN {
 			return fmt.Errorf("set limits of %q: %w", name, ErrNotRunning)
 		}
-		var errs []error
-		for i, it := range items {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			err := c.SetCgroupItem(it.key, it.value)
-			// The first memsw write may fail while memory is still above
-			// the new value; the second one (after memory) is what counts.
-			if err != nil && !(i == 0 && it.key == "memory.memsw.limit_in_bytes") {
-				errs = append(errs, fmt.Errorf("%s = %s: %w", it.key, it.value, err))
-			}
-		}
-		if len(errs) > 0 {
-			return fmt.Errorf("set limits of %q: %w", name, errors.Join(errs...))
+		if err := applyItems(ctx, items, c.SetCgroupItem); err != nil {
+			return fmt.Errorf("set limits of %q: %w", name, err)
 		}
 		return nil
 	})

@@ -33,6 +33,15 @@ type hostInfo struct {
 	// lxcfs lists the lxcfs files (relative to lxcfsDir) to bind over the
 	// guest's own; empty when lxcfs is not running.
 	lxcfs []string
+	// files are the optional cgroup files (I/O weight, swap limit); use
+	// cgroupFiles(), which keeps their layout in step with cgroup2.
+	files CgroupFiles
+}
+
+func (h hostInfo) cgroupFiles() CgroupFiles {
+	f := h.files
+	f.V2 = h.cgroup2
+	return f
 }
 
 func detectHost() hostInfo {
@@ -45,6 +54,7 @@ func detectHost() hostInfo {
 	if exists(seccompProfile) {
 		h.seccomp = seccompProfile
 	}
+	h.files = probeCgroupFiles(cgroupRoot, h.cgroup2)
 	return h
 }
 
@@ -186,13 +196,15 @@ func (d *Driver) Render(spec Spec) (string, error) {
 		if l.Processes > 0 {
 			cg("pids.max", "pids.max", l.Processes)
 		}
-		for _, item := range limitItems(l, h.cgroup2) {
-			if item.set {
-				if h.cgroup2 {
-					kv("lxc.cgroup2."+item.key, item.value)
-				} else {
-					kv("lxc.cgroup."+item.key, item.value)
-				}
+		items, err := limitItems(l, h.cgroupFiles())
+		if err != nil {
+			return "", err
+		}
+		for _, item := range items {
+			if h.cgroup2 {
+				kv("lxc.cgroup2."+item.key, item.value)
+			} else {
+				kv("lxc.cgroup."+item.key, item.value)
 			}
 		}
 	}

@@ -99,10 +99,11 @@ func TestRenderValues(t *testing.T) {
 		}},
 		{"init settings", v1, func(s *Spec) {
 			s.HaltSignal = "SIGRTMIN+3"
-			s.Environment = map[string]string{"B": "2 3", "A": "x=y"}
+			// Names the schema accepts but a shell could not name.
+			s.Environment = map[string]string{"B": "2 3", "A": "x=y", "FOO-BAR": "1", "1X": "2", "a.b": "3"}
 		}, map[string][]string{
 			"lxc.signal.halt": {"SIGRTMIN+3"},
-			"lxc.environment": {"A=x=y", "B=2 3"},
+			"lxc.environment": {"1X=2", "A=x=y", "B=2 3", "FOO-BAR=1", "a.b=3"},
 		}},
 		{"nics", v1, func(s *Spec) {
 			s.NICs = []NIC{{Name: "eth0", Bridge: "lxmgrbr0", HWAddr: "00:16:3E:aa:bb:cc", MTU: 1400, HostName: "vethab12cd34"}, {Name: "eth1", Bridge: "br1"}}
@@ -172,6 +173,8 @@ func TestRenderRefuses(t *testing.T) {
 		{"bad halt signal", func(s *Spec) { s.HaltSignal = "PWR; rm" }},
 		{"newline in env value", func(s *Spec) { s.Environment = map[string]string{"A": "1\nlxc.cap.drop ="} }},
 		{"bad env key", func(s *Spec) { s.Environment = map[string]string{"A=B": "1"} }},
+		{"blank in env key", func(s *Spec) { s.Environment = map[string]string{"A B": "1"} }},
+		{"empty env key", func(s *Spec) { s.Environment = map[string]string{"": "1"} }},
 		{"CR in raw", func(s *Spec) { s.RawLXC = "lxc.start.delay = 1\r" }},
 		{"raw not a key", func(s *Spec) { s.RawLXC = "rm -rf /" }},
 		{"no idmap", func(s *Spec) { s.IDMap = IDMap{} }},

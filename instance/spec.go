@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/lxmgr/lxmgr/api"
 )
 
 // IDMap maps container ids 0..Size-1 to host ids HostUID.. and HostGID...
@@ -88,7 +90,6 @@ var (
 	hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
 	signalRe   = regexp.MustCompile(`^(SIG[A-Z0-9]+([+-][0-9]+)?|[0-9]{1,2})$`)
 	cpusetRe   = regexp.MustCompile(`^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$`)
-	envKeyRe   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	ifaceRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$`)
 	macRe      = regexp.MustCompile(`^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$`)
 	rawKeyRe   = regexp.MustCompile(`^lxc\.[a-z0-9_.]+\s*=`)
@@ -148,7 +149,9 @@ func (s *Spec) validate() error {
 		return err
 	}
 	for k, v := range s.Environment {
-		if !envKeyRe.MatchString(k) || hasBadChar(v) {
+		// The same rule as the config schema's, so a key the API accepted
+		// is never refused here.
+		if !api.ValidEnvName(k) || hasBadChar(v) {
 			return bad("environment variable %q", k)
 		}
 	}

@@ -32,7 +32,7 @@ func (d *daemon) checkExpanded(ctx context.Context, tx *db.Tx, inst db.Instance,
 	if _, err := d.pool(pool); err != nil {
 		return err
 	}
-	if _, err := limitsFrom(cfg, inst); err != nil {
+	if _, err := limitsFrom(cfg, inst, d.lxc.Cgroups()); err != nil {
 		return err
 	}
 	if raw := cfg["raw.lxc"]; raw != "" {
@@ -49,26 +49,50 @@ func (d *daemon) checkExpanded(ctx context.Context, tx *db.Tx, inst db.Instance,
 	if err := checkNetworkRefs(ctx, tx, devs); err != nil {
 		return err
 	}
-	return d.checkPrivileged(ctx, tx, inst.Name, cfg)
+	_, err = checkPrivileged(ctx, tx, inst.Name, cfg)
+	return err
 }
 
 // checkPrivileged applies the host policy instances.privileged (allow,
 // warn, deny; default warn) to an instance whose effective config, possibly
-// through a profile, asks for a privileged guest.
-func (d *daemon) checkPrivileged(ctx context.Context, tx *db.Tx, name string, cfg map[string]string) error {
-	if cfg["security.privileged"] != "true" {
-		return nil
-	}
+// through a profile, asks for a privileged guest: under deny it is refused.
+// It returns the policy in force, for logPrivileged.
+func checkPrivileged(ctx context.Context, tx *db.Tx, name string, cfg map[string]string) (string, error) {
 	server, err := tx.ConfigGet(ctx)
 	if err != nil {
+		return "", err
+	}
+	policy := server["instances.privileged"]
+	if policy == "" {
+		policy = "warn"
+	}
+	if policy == "deny" && cfg["security.privileged"] == "true" {
+		return policy, fmt.Errorf("%w: instance %q would be privileged (security.privileged=true) and the host policy instances.privileged=deny forbids it", api.ErrForbidden, name)
+	}
+	return policy, nil
+}
+
+// privilegedPolicy reads instances.privileged for logPrivileged ("warn"
+// if unset or unreadable).
+func (d *daemon) privilegedPolicy(ctx context.Context) string {
+	policy := "warn"
+	d.db.View(ctx, func(tx *db.Tx) error {
+		server, err := tx.ConfigGet(ctx)
+		if p := server["instances.privileged"]; err == nil && p != "" {
+			policy = p
+		}
 		return err
+	})
+	return policy
+}
+
+// logPrivileged records that a privileged guest was created, changed or
+// started: a warning unless the admin said allow (then info), since its
+// root is the host's root.
+func logPrivileged(policy, name, event string) {
+	level := slog.LevelWarn
+	if policy == "allow" {
+		level = slog.LevelInfo
 	}
-	switch server["instances.privileged"] {
-	case "deny":
-		return fmt.Errorf("%w: instance %q would be privileged (security.privileged=true) and the host policy instances.privileged=deny forbids it", api.ErrForbidden, name)
-	case "allow":
-	default:
-		slog.Warn("privileged instance: its root is the host's root", "instance", name)
-	}
-	return nil
+	slog.Log(context.Background(), level, "privileged instance "+event+": its root is the host's root", "instance", name, "policy", policy)
 }

@@ -209,19 +209,22 @@ func (d *daemon) serve(ctx context.Context) error {
 	pwr := make(chan os.Signal, 1)
 	signal.Notify(pwr, syscall.SIGPWR)
 	defer signal.Stop(pwr)
+	bye := "shutting down; guests keep running"
 	select {
 	case <-ctx.Done():
 	case <-d.shutdownCh:
+		bye = "shutting down after stopping the guests"
 	case <-pwr:
 		// Host power-off: stop the guests cleanly, in stop priority order.
 		slog.Info("SIGPWR: stopping all guests for host shutdown")
 		if err := d.stopAll(ctx, defaultStopTimeout); err != nil {
 			slog.Error("stopping guests for host shutdown", "err", err)
 		}
+		bye = "shutting down after stopping the guests"
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	}
-	slog.Info("shutting down; guests keep running")
+	slog.Info(bye)
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv.Shutdown(sctx)

@@ -20,7 +20,6 @@ import (
 type copySource struct {
 	name, snap string
 	inst       db.Instance // the new instance's row
-	privileged bool
 }
 
 // validateCopy checks a copy request ("source": {"type": "copy", "source":
@@ -88,7 +87,6 @@ func (d *daemon) validateCopy(ctx context.Context, req *api.InstancesPost) (*cop
 		if pool, _ := rootPool(edevs); pool != from.Pool {
 			return fmt.Errorf("%w: copies stay on the source's pool %q (asked for %q)", api.ErrInvalid, from.Pool, pool)
 		}
-		cs.privileged = ecfg["security.privileged"] == "true"
 		return nil
 	})
 	if err != nil {

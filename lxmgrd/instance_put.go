@@ -7,12 +7,14 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
 	"github.com/lxmgr/lxmgr/instance"
 	"github.com/lxmgr/lxmgr/profiles"
+	"github.com/lxmgr/lxmgr/revert"
 )
 
 // instancePut replaces an instance's user-editable fields.
@@ -149,8 +151,8 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	if err := profiles.ValidateUserConfig(userConfig); err != nil {
 		return nil, fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
-	var inst db.Instance
-	var profs []api.Profile
+	var inst, before db.Instance
+	var profs, oldProfs []api.Profile
 	var oldCfg map[string]string
 	var oldDevs api.Devices
 	running := d.cache.refresh(name).Status != instance.StatusStopped
@@ -159,14 +161,16 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if inst, err = tx.InstanceGet(ctx, name); err != nil {
 			return err
 		}
-		oldProfs, err := profilesFor(ctx, tx, inst.Profiles)
-		if err != nil {
+		if oldProfs, err = profilesFor(ctx, tx, inst.Profiles); err != nil {
 			return err
 		}
 		oldCfg, oldDevs = expand(inst, oldProfs)
 		if err := checkETag(r, instanceETag(inst)); err != nil {
 			return fmt.Errorf("%w: instance %q changed since it was read", err, name)
 		}
+		// mutate edits the maps in place; keep the row as it was, to put
+		// it back should applying the change fail.
+		before = cloneInstance(inst)
 		mutate(&inst)
 		if inst.Profiles == nil {
 			inst.Profiles = []string{}
@@ -200,7 +204,19 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	if err != nil {
 		return nil, err
 	}
+	// The change is stored; should applying it fail, the old row and what
+	// was applied from it come back, so the inventory never keeps a change
+	// that did not take.
+	rev := revert.New()
+	defer rev.Fail()
 	cfg, devs := expand(inst, profs)
+	rev.Add(func() { d.restoreInstance(before, oldProfs, devs, running) })
+	applied := func() {
+		rev.Success()
+		if cfg["security.privileged"] == "true" {
+			logPrivileged(d.privilegedPolicy(ctx), name, "changed")
+		}
+	}
 	d.reloadNetworks(ctx, append(networksOf(inst, oldDevs), networksOf(inst, devs)...)...)
 	// The root disk's size applies at once, running or not.
 	if err := d.applyQuota(ctx, inst, profs); err != nil {
@@ -208,14 +224,19 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	}
 	if !running {
 		spec, err := d.spec(inst, profs)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			err = d.lxc.Create(ctx, spec)
 		}
-		return nil, d.lxc.Create(ctx, spec)
+		if err != nil {
+			return nil, fmt.Errorf("instance %q: change not applied: %w", name, err)
+		}
+		applied()
+		return nil, nil
 	}
 	if err := d.applyLive(ctx, inst, cfg, oldDevs, devs); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("instance %q: change not applied: %w", name, err)
 	}
+	applied()
 	later := restartRequired(oldCfg, cfg, oldDevs, devs)
 	if len(later) > 0 {
 		slog.Info("instance config changed; some of it applies at the next start", "instance", name, "keys", later)
@@ -223,10 +244,54 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 	return later, nil
 }
 
+// restoreInstance puts back an instance row saved before a change that
+// could not be applied, and re-applies what the old row says: quota,
+// networks, and the liblxc config (stopped) or live limits and forwards
+// (running; newDevs are the devices of the change, whose forwards may have
+// started). Best effort: each failure is logged.
+func (d *daemon) restoreInstance(old db.Instance, profs []api.Profile, newDevs api.Devices, running bool) {
+	ctx := context.Background()
+	err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, old) })
+	if err != nil {
+		slog.Error("revert: restore instance row", "instance", old.Name, "err", err)
+		return
+	}
+	slog.Info("instance change reverted", "instance", old.Name)
+	cfg, devs := expand(old, profs)
+	d.reloadNetworks(ctx, append(networksOf(old, newDevs), networksOf(old, devs)...)...)
+	if err := d.applyQuota(ctx, old, profs); err != nil {
+		slog.Error("revert: root disk size", "instance", old.Name, "err", err)
+	}
+	if running {
+		err = d.applyLive(ctx, old, cfg, newDevs, devs)
+	} else {
+		var spec instance.Spec
+		if spec, err = d.spec(old, profs); err == nil {
+			err = d.lxc.Create(ctx, spec)
+		}
+	}
+	if err != nil {
+		slog.Error("revert: re-apply the old config", "instance", old.Name, "err", err)
+	}
+}
+
+// cloneInstance copies an instance row deep enough that editing the copy's
+// config, devices or profiles leaves the original alone.
+func cloneInstance(inst db.Instance) db.Instance {
+	out := inst
+	out.Config = maps.Clone(inst.Config)
+	out.Devices = make(api.Devices, len(inst.Devices))
+	for n, dev := range inst.Devices {
+		out.Devices[n] = maps.Clone(dev)
+	}
+	out.Profiles = slices.Clone(inst.Profiles)
+	return out
+}
+
 // applyLive gives a running guest what can change without a restart: its
 // cgroup limits, port forwards and nic bandwidth limits.
 func (d *daemon) applyLive(ctx context.Context, inst db.Instance, cfg map[string]string, oldDevs, devs api.Devices) error {
-	limits, err := limitsFrom(cfg, inst)
+	limits, err := limitsFrom(cfg, inst, d.lxc.Cgroups())
 	if err != nil {
 		return err
 	}

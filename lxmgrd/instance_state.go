@@ -117,6 +117,9 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	if err != nil {
 		return err
 	}
+	if spec.Privileged {
+		logPrivileged(d.privilegedPolicy(ctx), name, "starting")
+	}
 	if err := d.lxc.Create(ctx, spec); err != nil {
 		return fmt.Errorf("render liblxc config: %w", err)
 	}

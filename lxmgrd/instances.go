@@ -138,7 +138,7 @@ func (d *daemon) spec(inst db.Instance, profs []api.Profile) (instance.Spec, err
 		}
 		s.IDMap = instance.IDMap{HostUID: uint32(inst.IdmapBase), HostGID: uint32(d.ids.gidFor(inst.IdmapBase)), Size: idsPerGuest}
 	}
-	if s.Limits, err = limitsFrom(cfg, inst); err != nil {
+	if s.Limits, err = limitsFrom(cfg, inst, d.lxc.Cgroups()); err != nil {
 		return instance.Spec{}, err
 	}
 	s.NICs = specNICs(inst, devs)

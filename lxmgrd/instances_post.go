@@ -28,44 +28,26 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 	}
 	var inst db.Instance
 	var ref string
-	var privileged bool
 	var err error
 	var copyFrom *copySource
 	if req.Source.Type == "copy" {
 		copyFrom, err = d.validateCopy(r.Context(), &req)
 		if err == nil {
-			inst, privileged = copyFrom.inst, copyFrom.privileged
+			inst = copyFrom.inst
 		}
 	} else {
-		inst, ref, privileged, err = d.validateCreate(r.Context(), &req)
+		inst, ref, err = d.validateCreate(r.Context(), &req)
 	}
 	if err != nil {
 		errorResponse(w, err)
 		return
 	}
 	ctx := r.Context()
+	var policy string
 	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
-		if !privileged {
-			base, err := d.ids.allocate(ctx, tx)
-			if err != nil {
-				return err
-			}
-			inst.IdmapBase = base
-		}
-		profs, err := profilesFor(ctx, tx, inst.Profiles)
-		if err != nil {
-			return err
-		}
-		_, devs := expand(inst, profs)
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
-			return err
-		}
-		if req.Start || req.WaitReady {
-			if err := d.checkNewProxies(devs, nil); err != nil {
-				return err
-			}
-		}
-		return tx.InstanceCreate(ctx, &inst)
+		var err error
+		policy, err = d.insertInstance(ctx, tx, &inst, req.Start || req.WaitReady)
+		return err
 	})
 	if err != nil {
 		if errors.Is(err, db.ErrExists) {
@@ -73,6 +55,9 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 		}
 		errorResponse(w, err)
 		return
+	}
+	if inst.IdmapBase == 0 {
+		logPrivileged(policy, inst.Name, "created")
 	}
 	res := map[string][]string{"instances": {"/1.0/instances/" + inst.Name}}
 	op := d.ops.start(d.bg, api.OperationClassTask, "Creating instance", res, true, func(ctx context.Context, op *operation) error {
@@ -93,27 +78,57 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 	asyncResponse(w, op)
 }
 
-// validateCreate checks a create request and returns the row to insert, the
-// image reference to use and whether the guest is privileged (no idmap).
-func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (inst db.Instance, ref string, privileged bool, err error) {
+// insertInstance inserts a validated row in state "creating", inside the
+// caller's transaction, and returns the privileged policy in force. The
+// profiles are read again here: one changed since validation (made
+// privileged, say) is judged as it is now, so the policy holds and the row
+// gets an id range exactly when it is unprivileged.
+func (d *daemon) insertInstance(ctx context.Context, tx *db.Tx, inst *db.Instance, start bool) (policy string, err error) {
+	profs, err := profilesFor(ctx, tx, inst.Profiles)
+	if err != nil {
+		return "", err
+	}
+	cfg, devs := expand(*inst, profs)
+	if policy, err = checkPrivileged(ctx, tx, inst.Name, cfg); err != nil {
+		return "", err
+	}
+	if cfg["security.privileged"] != "true" {
+		if inst.IdmapBase, err = d.ids.allocate(ctx, tx); err != nil {
+			return "", err
+		}
+	}
+	if err := prepareNICs(ctx, tx, inst, devs); err != nil {
+		return "", err
+	}
+	if start {
+		if err := d.checkNewProxies(devs, nil); err != nil {
+			return "", err
+		}
+	}
+	return policy, tx.InstanceCreate(ctx, inst)
+}
+
+// validateCreate checks a create request and returns the row to insert and
+// the image reference to use.
+func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (inst db.Instance, ref string, err error) {
 	if err := api.ValidateName("instance", req.Name); err != nil {
-		return inst, "", false, err
+		return inst, "", err
 	}
 	if req.Type != "" && req.Type != "container" {
-		return inst, "", false, fmt.Errorf("%w: instance type %q is not supported (only \"container\")", api.ErrInvalid, req.Type)
+		return inst, "", fmt.Errorf("%w: instance type %q is not supported (only \"container\")", api.ErrInvalid, req.Type)
 	}
 	ref = req.Source.Fingerprint
 	if ref == "" {
 		ref = req.Source.Alias
 	}
 	if (req.Source.Type != "" && req.Source.Type != "image") || ref == "" {
-		return inst, "", false, fmt.Errorf("%w: an image source (alias or fingerprint) is required", api.ErrInvalid)
+		return inst, "", fmt.Errorf("%w: an image source (alias or fingerprint) is required", api.ErrInvalid)
 	}
 	if err := profiles.ValidateUserConfig(req.Config); err != nil {
-		return inst, "", false, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return inst, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if err := profiles.ValidateDevices(req.Devices); err != nil {
-		return inst, "", false, fmt.Errorf("%w: %w", api.ErrInvalid, err)
+		return inst, "", fmt.Errorf("%w: %w", api.ErrInvalid, err)
 	}
 	if req.Profiles == nil {
 		req.Profiles = []string{"default"}
@@ -137,10 +152,9 @@ func (d *daemon) validateCreate(ctx context.Context, req *api.InstancesPost) (in
 			return err
 		}
 		inst.Pool, _ = rootPool(devs)
-		privileged = cfg["security.privileged"] == "true"
 		return d.checkImageRef(ctx, tx, ref)
 	})
-	return inst, ref, privileged, err
+	return inst, ref, err
 }
 
 // checkImageRef fails unless ref names a stored image or one we can build.

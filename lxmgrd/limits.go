@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"maps"
-	"os"
 	"runtime"
 	"sort"
 	"strconv"
@@ -15,14 +14,10 @@ import (
 	"github.com/lxmgr/lxmgr/profiles"
 )
 
-// blkioWeightFile tells whether the host can weight block I/O per cgroup
-// (v1 blkio.weight needs the CFQ/BFQ scheduler; cgroup2 has io.weight).
-var blkioWeightFiles = []string{"/sys/fs/cgroup/blkio/blkio.weight", "/sys/fs/cgroup/blkio/blkio.bfq.weight", "/sys/fs/cgroup/io.weight"}
-
 // limitsFrom turns the limits.* keys of an expanded config into cgroup
-// limits. Host-dependent keys the host cannot enforce are errors here, so
-// a limit is never silently dropped.
-func limitsFrom(cfg map[string]string, inst db.Instance) (instance.Limits, error) {
+// limits. Keys the host cannot enforce (files names which optional cgroup
+// files it has) are errors here, so a limit is never silently dropped.
+func limitsFrom(cfg map[string]string, inst db.Instance, files instance.CgroupFiles) (instance.Limits, error) {
 	var l instance.Limits
 	bad := func(key string, err error) error {
 		return fmt.Errorf("%w: config key %q: %w", api.ErrInvalid, key, err)
@@ -33,7 +28,12 @@ func limitsFrom(cfg map[string]string, inst db.Instance) (instance.Limits, error
 			return l, bad("limits.memory", err)
 		}
 	}
-	l.NoSwap = cfg["limits.memory.swap"] == "false"
+	if cfg["limits.memory.swap"] == "false" {
+		if files.SwapLimit == "" {
+			return l, bad("limits.memory.swap", fmt.Errorf("not supported on this host: its memory cgroups have no %s (swap accounting is off; the kernel needs swapaccount=1)", instance.SwapLimitFile(files.V2)))
+		}
+		l.NoSwap = true
+	}
 	if v := cfg["limits.processes"]; v != "" {
 		if l.Processes, err = strconv.ParseInt(v, 10, 64); err != nil {
 			return l, bad("limits.processes", err)
@@ -60,8 +60,8 @@ func limitsFrom(cfg map[string]string, inst db.Instance) (instance.Limits, error
 		if err != nil {
 			return l, bad("limits.disk.priority", err)
 		}
-		if !anyExists(blkioWeightFiles) {
-			return l, bad("limits.disk.priority", fmt.Errorf("not supported on this host (no block I/O weight in its cgroups: the disk scheduler has no weights)"))
+		if files.IOWeight == "" {
+			return l, bad("limits.disk.priority", fmt.Errorf("not supported on this host: its cgroups have none of %s (no I/O scheduler with weights, such as BFQ, is available)", strings.Join(instance.IOWeightFiles(files.V2), ", ")))
 		}
 		l.BlkioWeight = 10 + p*99
 	}
@@ -69,15 +69,6 @@ func limitsFrom(cfg map[string]string, inst db.Instance) (instance.Limits, error
 		return l, bad("security.idmap.isolated", fmt.Errorf("lxmgr always gives each guest its own id range; \"false\" is not supported"))
 	}
 	return l, nil
-}
-
-func anyExists(paths []string) bool {
-	for _, p := range paths {
-		if _, err := os.Stat(p); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // cpuSet turns limits.cpu into a cpuset: a set ("0-1,3") is kept, a count N

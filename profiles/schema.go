@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/lxmgr/lxmgr/api"
 )
 
 // KeyType is the kind of value a config key holds; clients may use it to
@@ -70,19 +72,13 @@ func Lookup(key string) (KeySpec, bool) {
 	}
 	for prefix, spec := range prefixSchema {
 		if rest, ok := strings.CutPrefix(key, prefix); ok && rest != "" {
-			if prefix == "environment." && !validEnvName(rest) {
+			if prefix == "environment." && !api.ValidEnvName(rest) {
 				return KeySpec{}, false
 			}
 			return spec, true
 		}
 	}
 	return KeySpec{}, false
-}
-
-// validEnvName refuses names execve could not pass through ("A=B" would
-// split, whitespace and control characters have no business there).
-func validEnvName(name string) bool {
-	return !strings.ContainsAny(name, "= \t") && !hasControl(name)
 }
 
 func validAny(string) error { return nil }

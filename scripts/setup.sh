@@ -82,7 +82,11 @@ fi
 # hand (see README).
 if [ -d /run/systemd/system ]; then
 	install -m 0644 scripts/lxmgrd.service /etc/systemd/system/lxmgrd.service
+	# Stops the guests in boot.stop.priority order at host power-off (lxmgrd
+	# itself only gets SIGTERM, which leaves guests running).
+	install -m 0644 scripts/lxmgr-guests.service /etc/systemd/system/lxmgr-guests.service
 	systemctl daemon-reload
 	systemctl enable --now lxmgrd
+	systemctl enable --now lxmgr-guests
 fi
 echo "setup: done"

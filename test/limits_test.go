@@ -3,6 +3,7 @@ package test
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,17 +71,58 @@ func TestProcessAndCPULimits(t *testing.T) {
 	if out := must(t, "exec", "lp1", "--", "grep", "-c", "^processor", "/proc/cpuinfo"); strings.TrimSpace(out) != "1" {
 		t.Errorf("/proc/cpuinfo processors in a limits.cpu=1 guest: %q", out)
 	}
-	// A fork bomb is contained: the guest's task count stops at the limit.
-	lxmgr(t, "exec", "lp1", "--", "sh", "-c", "i=0; while [ $i -lt 300 ]; do sleep 60 & i=$((i+1)); done; true")
-	pids := readCgroup(t, "pids", "lp1", "pids.current")
-	if pids > 50 {
-		t.Fatalf("%d tasks in a guest limited to 50", pids)
+	// A real fork bomb (every copy starts copies of itself, forever) is
+	// contained: the guest's task count stops at the limit. "command"
+	// keeps busybox ash alive when a fork fails (it would exit), so the
+	// bomb stays at the limit instead of dying out.
+	bomb := lxmgrAsync(t, "exec", "lp1", "-n", "--", "sh", "-c", `b() { while :; do command eval "b &"; done; }; b >/dev/null 2>&1`)
+	bombDone := make(chan error, 1)
+	go func() { bombDone <- bomb.Wait() }()
+	t.Cleanup(func() { bomb.Process.Kill(); <-bombDone })
+	deadline := time.Now().Add(20 * time.Second)
+	for readCgroup(t, "pids", "lp1", "pids.current") < 45 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	for range 20 {
+		if pids := readCgroup(t, "pids", "lp1", "pids.current"); pids > 50 {
+			t.Fatalf("%d tasks in a guest limited to 50", pids)
+		} else if pids < 45 {
+			t.Fatalf("the fork bomb did not fill the guest (%d tasks): not a test of the limit", pids)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	if events, _ := os.ReadFile(cgroupFile("pids", "lp1", "pids.events")); !strings.Contains(string(events), "max") || strings.Contains(string(events), "max 0") {
 		t.Errorf("pids.events shows no refused fork: %q", events)
 	}
-	// The host and the daemon are fine; the guest can be stopped.
+	// The host and the daemon are fine.
 	must(t, "list")
+	if out, err := exec.Command("sh", "-c", "echo host ok").CombinedOutput(); err != nil {
+		t.Fatalf("the host cannot fork: %v %s", err, out)
+	}
+	// Kill the bomb without restarting the guest: freeze it, kill every
+	// task but init, thaw (frozen tasks cannot fork while being killed).
+	init := int(stateOf(t, "lp1").Pid)
+	must(t, "pause", "lp1")
+	procs, err := os.ReadFile(cgroupFile("pids", "lp1", "cgroup.procs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range strings.Fields(string(procs)) {
+		if pid := atoi(f); pid != init {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	must(t, "resume", "lp1")
+	deadline = time.Now().Add(10 * time.Second)
+	for readCgroup(t, "pids", "lp1", "pids.current") > 10 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if out := must(t, "exec", "lp1", "--", "echo", "alive"); strings.TrimSpace(out) != "alive" {
+		t.Fatalf("exec after the bomb: %q", out)
+	}
+	if st := stateOf(t, "lp1"); int(st.Pid) != init || st.Status != "Running" {
+		t.Fatalf("the guest did not survive its fork bomb: %+v", st)
+	}
 	must(t, "stop", "lp1", "--force")
 }
 
@@ -156,6 +198,19 @@ func TestPrivilegedPolicyThroughProfile(t *testing.T) {
 	if uid := hostUIDOf(t, int(stateOf(t, "pv2").Pid)); uid != 0 {
 		t.Errorf("privileged guest init runs as host uid %d", uid)
 	}
+	// Logged at create and at every start: a warning under warn, info
+	// under allow.
+	log := suite.logTail(80)
+	for _, want := range []string{`level=WARN msg="privileged instance created`, `level=WARN msg="privileged instance starting`} {
+		if !strings.Contains(log, want) || !strings.Contains(log, "instance=pv2 policy=warn") {
+			t.Errorf("daemon log lacks %q for pv2:\n%s", want, log)
+		}
+	}
+	must(t, "admin", "config", "set", "instances.privileged=allow")
+	must(t, "restart", "pv2", "--force")
+	if log := suite.logTail(20); !strings.Contains(log, `level=INFO msg="privileged instance starting: its root is the host's root" instance=pv2 policy=allow`) {
+		t.Errorf("start under allow not logged at info:\n%s", log)
+	}
 }
 
 func TestConfigBadValuesNameTheKey(t *testing.T) {
@@ -221,18 +276,40 @@ func TestProfilesCommands(t *testing.T) {
 // cleanly, highest boot.stop.priority first, then the daemon; at the next
 // start the guests that were running come back.
 func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
-	cleanupInstance(t, "sd-first", "sd-last")
-	must(t, "launch", "busybox", "sd-last", "-c", "boot.stop.priority=1", "--wait")
-	must(t, "launch", "busybox", "sd-first", "-c", "boot.stop.priority=9", "--wait")
-	pids := []int{int(stateOf(t, "sd-first").Pid), int(stateOf(t, "sd-last").Pid)}
-	if out := must(t, "admin", "shutdown", "--timeout", "20"); !strings.Contains(out, "shutting down") {
-		t.Fatalf("admin shutdown: %q", out)
-	}
+	checkPowerOff(t, "sd", func() {
+		if out := must(t, "admin", "shutdown", "--timeout", "20"); !strings.Contains(out, "shutting down") {
+			t.Fatalf("admin shutdown: %q", out)
+		}
+	})
+}
+
+// TestSIGPWRStopsInPriorityOrder: SIGPWR to lxmgrd (the documented signal
+// for a host power-off) does what admin shutdown does.
+func TestSIGPWRStopsInPriorityOrder(t *testing.T) {
+	checkPowerOff(t, "pw", func() {
+		if err := suite.daemon.Process.Signal(syscall.SIGPWR); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// checkPowerOff launches two guests named prefix-first and prefix-last
+// (boot.stop.priority 9 and 1), runs powerOff and checks that both stop
+// cleanly in that order, the daemon exits, and both come back when the
+// daemon starts again.
+func checkPowerOff(t *testing.T, prefix string, powerOff func()) {
+	t.Helper()
+	firstName, lastName := prefix+"-first", prefix+"-last"
+	cleanupInstance(t, firstName, lastName)
+	must(t, "launch", "busybox", lastName, "-c", "boot.stop.priority=1", "--wait")
+	must(t, "launch", "busybox", firstName, "-c", "boot.stop.priority=9", "--wait")
+	pids := []int{int(stateOf(t, firstName).Pid), int(stateOf(t, lastName).Pid)}
+	powerOff()
 	select {
 	case <-suite.exited:
 		suite.daemon = nil
-	case <-time.After(30 * time.Second):
-		t.Fatal("lxmgrd did not exit after admin shutdown")
+	case <-time.After(60 * time.Second):
+		t.Fatal("lxmgrd did not exit after the power-off request")
 	}
 	for _, pid := range pids {
 		if syscall.Kill(pid, 0) == nil {
@@ -240,8 +317,8 @@ func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
 		}
 	}
 	log := suite.logTail(40)
-	first := strings.Index(log, "instance stopped\" instance=sd-first clean=true")
-	last := strings.Index(log, "instance stopped\" instance=sd-last clean=true")
+	first := strings.Index(log, "instance stopped\" instance="+firstName+" clean=true")
+	last := strings.Index(log, "instance stopped\" instance="+lastName+" clean=true")
 	if first < 0 || last < 0 || first > last {
 		t.Errorf("stop order or cleanliness wrong (first at %d, last at %d):\n%s", first, last, log)
 	}
@@ -249,10 +326,48 @@ func TestAdminShutdownStopsInPriorityOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (stateOf(t, "sd-first").Status != "Running" || stateOf(t, "sd-last").Status != "Running") {
+	for time.Now().Before(deadline) && (stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running") {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if stateOf(t, "sd-first").Status != "Running" || stateOf(t, "sd-last").Status != "Running" {
+	if stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running" {
 		t.Fatal("guests running at the host shutdown did not come back at the next start")
+	}
+}
+
+// TestPrivilegedDenyThroughProfileChanges: under instances.privileged=deny
+// no profile change can make a guest privileged (profile set, profile edit,
+// profile add), and each refusal leaves profiles, instance and guest as
+// they were.
+func TestPrivilegedDenyThroughProfileChanges(t *testing.T) {
+	cleanupInstance(t, "pd1")
+	t.Cleanup(func() {
+		lxmgr(t, "admin", "config", "unset", "instances.privileged")
+		lxmgr(t, "profile", "delete", "pd-web")
+		lxmgr(t, "profile", "delete", "pd-priv")
+	})
+	must(t, "profile", "create", "pd-web")
+	must(t, "profile", "set", "pd-web", "limits.processes=100")
+	must(t, "profile", "create", "pd-priv")
+	must(t, "profile", "set", "pd-priv", "security.privileged=true")
+	must(t, "launch", "busybox", "pd1", "-p", "default", "-p", "pd-web", "--wait")
+	must(t, "admin", "config", "set", "instances.privileged=deny")
+	pid := int(stateOf(t, "pd1").Pid)
+	web, inst := must(t, "profile", "show", "pd-web"), must(t, "config", "show", "pd1", "--expanded")
+
+	mustFail(t, "instances.privileged=deny", "profile", "set", "pd-web", "security.privileged=true")
+	yaml := "config:\n  limits.processes: \"100\"\n  security.privileged: \"true\"\ndevices: {}\n"
+	if r := lxmgrIn(t, []byte(yaml), "profile", "edit", "pd-web"); r.code == 0 || !strings.Contains(r.stderr, "instances.privileged=deny") {
+		t.Errorf("profile edit making pd-web privileged: exit %d, stderr %q", r.code, r.stderr)
+	}
+	mustFail(t, "instances.privileged=deny", "profile", "add", "pd1", "pd-priv")
+
+	if got := must(t, "profile", "show", "pd-web"); got != web {
+		t.Errorf("refused changes altered the profile:\n%s\nwas:\n%s", got, web)
+	}
+	if got := must(t, "config", "show", "pd1", "--expanded"); got != inst {
+		t.Errorf("refused changes altered the instance:\n%s\nwas:\n%s", got, inst)
+	}
+	if st := stateOf(t, "pd1"); int(st.Pid) != pid || hostUIDOf(t, pid) == 0 {
+		t.Errorf("the guest changed or runs as host root: %+v", st)
 	}
 }
