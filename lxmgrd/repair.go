@@ -79,8 +79,14 @@ func (d *daemon) repair(ctx context.Context) error {
 	}
 	running := 0
 	for name := range known {
-		if d.cache.refresh(name).Status != instance.StatusStopped {
+		st := d.cache.refresh(name)
+		if st.Status != instance.StatusStopped {
 			running++
+		}
+		// Reattached guests: READY is known again once their init says so
+		// (a frozen one is tracked when it is resumed).
+		if st.Status == instance.StatusRunning {
+			d.watchReady(name, st.Pid)
 		}
 	}
 	slog.Info("inventory reconciled", "instances", len(known), "running", running)

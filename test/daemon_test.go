@@ -83,10 +83,53 @@ func TestDaemonRestartKeepsGuests(t *testing.T) {
 	if k2 == nil || k2.Status != "Stopped" {
 		t.Fatalf("keep2 after restart: %+v", k2)
 	}
+	// READY is known again for the reattached guest.
+	waitListReady(t, "keep1", pid)
+	// A guest that reboots itself gets a new init, whose boot is tracked.
+	lxmgr(t, "exec", "keep1", "--", "reboot")
+	rebooted := waitNewInit(t, "keep1", pid)
+	waitListReady(t, "keep1", rebooted)
 	// The reattached guest is fully manageable.
 	must(t, "exec", "keep1", "--", "true")
 	must(t, "stop", "keep1")
 	must(t, "start", "keep2")
+}
+
+// waitListReady waits until list shows name running with init pid and
+// READY true.
+func waitListReady(t *testing.T, name string, pid int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		inst := find(listJSON(t), name)
+		if inst != nil && inst.State != nil && inst.State.Pid == pid && inst.State.Ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) not READY in list after 30s: %+v\nlog:\n%s", name, pid, inst, suite.logTail(20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitNewInit waits until name runs with an init pid other than old and
+// returns it.
+func waitNewInit(t *testing.T, name string, old int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := stateOf(t, name)
+		if st.Status == "Running" && st.Pid != 0 && st.Pid != old {
+			return st.Pid
+		}
+		if time.Now().After(deadline) {
+			dir := filepath.Join(suite.dir, "containers", name)
+			lxcLog, _ := os.ReadFile(filepath.Join(dir, "lxc.log"))
+			console, _ := os.ReadFile(filepath.Join(dir, "console.log"))
+			t.Fatalf("%s did not come back with a new init after a reboot: %+v\nlxc.log:\n%s\nconsole:\n%s", name, st, lxcLog, console)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestSecondDaemonRefused(t *testing.T) {
