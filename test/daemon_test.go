@@ -176,3 +176,50 @@ func TestKillDuringCreateIsRepaired(t *testing.T) {
 	}
 	must(t, "launch", "busybox", "crash1", "--wait")
 }
+
+// TestReconcileWhileDown changes guests behind the daemon's back while it is
+// stopped: one killed, one started by liblxc's own tool. The next daemon
+// shows both as they are and manages them.
+func TestReconcileWhileDown(t *testing.T) {
+	cleanupInstance(t, "down1", "down2")
+	must(t, "launch", "busybox", "down1", "--wait")
+	// Started and stopped once, so that its liblxc config is rendered.
+	must(t, "launch", "busybox", "down2", "--wait")
+	must(t, "stop", "down2")
+	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	lxcPath := filepath.Join(suite.dir, "containers")
+	// The monitors listen in the suite's network namespace.
+	if out, err := execCombined("nsenter", "--net=/run/netns/"+suite.netns, "lxc-stop", "-k", "-P", lxcPath, "-n", "down1"); err != nil {
+		suite.startDaemon()
+		t.Fatalf("kill down1 behind the daemon's back: %v\n%s", err, out)
+	}
+	cmd, cleanup, err := suite.inNamespaces("lxc-start", "-P", lxcPath, "-n", "down2")
+	if err == nil {
+		var out []byte
+		out, err = cmd.CombinedOutput()
+		cleanup()
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, out)
+		}
+	}
+	if serr := suite.startDaemon(); serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil {
+		t.Fatalf("start down2 behind the daemon's back: %v", err)
+	}
+	list := listJSON(t)
+	d1, d2 := find(list, "down1"), find(list, "down2")
+	if d1 == nil || d1.Status != "Stopped" {
+		t.Fatalf("down1, killed while the daemon was down: %+v", d1)
+	}
+	if d2 == nil || d2.Status != "Running" || d2.State.Pid == 0 {
+		t.Fatalf("down2, started while the daemon was down: %+v", d2)
+	}
+	waitListReady(t, "down2", d2.State.Pid)
+	must(t, "exec", "down2", "--", "true")
+	must(t, "stop", "down2")
+	must(t, "start", "down1")
+}
