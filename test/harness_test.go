@@ -23,8 +23,10 @@ type env struct {
 	dir     string // LXMGR_DIR of the daemon under test
 	netns   string // network namespace name
 	logPath string
-	daemon  *exec.Cmd
-	exited  chan struct{}
+	// daemonEnv is extra environment for the next daemon start.
+	daemonEnv []string
+	daemon    *exec.Cmd
+	exited    chan struct{}
 }
 
 var suite *env
@@ -98,6 +100,7 @@ func (e *env) startDaemon() error {
 		cleanup()
 		return err
 	}
+	cmd.Env = append(cmd.Env, e.daemonEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -255,16 +258,24 @@ func must(t *testing.T, args ...string) string {
 	return r.stdout
 }
 
-// mustFail runs the CLI, expects a non-zero exit and a one-line error that
-// contains want.
+// mustFail runs the CLI and expects what every failing command promises:
+// exit code 1 and the error as one line, "Error: ...", last on stderr and
+// containing want. Lines before it can only be an operation's progress
+// (shown line by line when stderr is not a terminal), never more error.
 func mustFail(t *testing.T, want string, args ...string) result {
 	t.Helper()
 	r := lxmgr(t, args...)
+	cmdline := strings.Join(args, " ")
 	if r.code == 0 {
-		t.Fatalf("lxmgr %s: succeeded, want failure containing %q\nstdout: %s", strings.Join(args, " "), want, r.stdout)
+		t.Fatalf("lxmgr %s: succeeded, want failure containing %q\nstdout: %s", cmdline, want, r.stdout)
 	}
-	if !strings.Contains(r.stderr, want) {
-		t.Fatalf("lxmgr %s: stderr %q does not contain %q", strings.Join(args, " "), r.stderr, want)
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if r.code != 1 || !strings.HasSuffix(r.stderr, "\n") || !strings.HasPrefix(last, "Error: ") || strings.Count(r.stderr, "Error") != strings.Count(last, "Error") {
+		t.Fatalf("lxmgr %s: exit %d, stderr %q: want exit 1 and the error as one last \"Error: \" line", cmdline, r.code, r.stderr)
+	}
+	if !strings.Contains(last, want) {
+		t.Fatalf("lxmgr %s: error %q does not contain %q", cmdline, last, want)
 	}
 	return r
 }
