@@ -39,6 +39,10 @@ func (d *daemon) instanceStatePut(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
+	if req.Timeout < -1 {
+		errorResponse(w, fmt.Errorf("%w: timeout %d: want seconds, or -1 or 0 for the default", api.ErrInvalid, req.Timeout))
+		return
+	}
 	timeout := defaultStopTimeout
 	if req.Timeout > 0 {
 		timeout = time.Duration(req.Timeout) * time.Second
