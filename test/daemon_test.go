@@ -72,6 +72,11 @@ func TestDaemonRestartKeepsGuests(t *testing.T) {
 	if err := syscall.Kill(int(pid), 0); err != nil {
 		t.Fatalf("guest init %d died with the daemon: %v", pid, err)
 	}
+	// As an older daemon left it: a root-owned volume directory, which
+	// the guest's root cannot pass to mount its rootfs again on a reboot.
+	if err := os.Chown(filepath.Join(suite.dir, "storage-pools/default/containers/keep1"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := suite.startDaemon(); err != nil {
 		t.Fatal(err)
 	}
