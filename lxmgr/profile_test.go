@@ -474,6 +474,7 @@ func TestHelpEverywhere(t *testing.T) {
 	if len(paths) < 80 {
 		t.Fatalf("walked %d commands, want the whole tree", len(paths))
 	}
+	t.Logf("%d commands", len(paths))
 	f := newFakeDaemon(t)
 	for _, path := range paths {
 		code, stdout, stderr := runCLI(t, f, "", append(path, "--help")...)
