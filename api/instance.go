@@ -135,7 +135,7 @@ const (
 // InstanceStatePut is the body of PUT /1.0/instances/{name}/state.
 type InstanceStatePut struct {
 	Action   string `json:"action"`
-	Timeout  int    `json:"timeout"` // seconds; -1 or 0 means the daemon's default
+	Timeout  int    `json:"timeout"` // seconds of clean shutdown before a kill; -1 or 0 (unset) mean the daemon's default, 30; kill at once with Force
 	Force    bool   `json:"force"`
 	Stateful bool   `json:"stateful"`
 }

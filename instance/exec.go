@@ -180,21 +180,29 @@ func exitCode(st *os.ProcessState) int {
 	return st.ExitCode()
 }
 
-// WaitReady waits until the guest's init says boot finished, or ctx ends.
-//
-// For init "systemd" it first waits for systemd's private bus socket to
-// appear in the guest, then runs `systemctl is-system-running --wait`
-// (again, should that find the bus not answering yet) until it prints
-// something other than initializing or starting (running, degraded, ...).
-// For any other init (busybox) it waits for the file run/lxmgr-ready.
-// Files are looked for through /proc/<initpid>/root with os.OpenRoot, so a
-// guest symlink can never lead the lookup out of the guest, and polling
-// them costs no attach into the guest.
+// WaitReady waits until the guest's init says boot finished: WaitInitUp,
+// then WaitBootFinished.
 func (d *Driver) WaitReady(ctx context.Context, name, init string) error {
+	if err := d.WaitInitUp(ctx, name, init); err != nil {
+		return err
+	}
+	return d.WaitBootFinished(ctx, name, init)
+}
+
+// WaitInitUp waits until the guest's init is far enough to be asked
+// whether boot finished, or ctx ends. It costs no attach into the guest:
+// for init "systemd" it waits for systemd's private bus socket, for any
+// other init (busybox) for the file run/lxmgr-ready its rcS writes last.
+// Files are looked for through /proc/<initpid>/root with os.OpenRoot, so a
+// guest symlink can never lead the lookup out of the guest. The poll starts
+// at 20 ms (a launch waits on it) and slows down to 1 s, so that many
+// guests waited on at once (a daemon reattaching to its guests) cost little.
+func (d *Driver) WaitInitUp(ctx context.Context, name, init string) error {
 	marker := "run/lxmgr-ready"
 	if init == "systemd" {
 		marker = "run/systemd/private"
 	}
+	pause := 20 * time.Millisecond
 	for {
 		st, err := d.State(name)
 		if err != nil {
@@ -204,16 +212,26 @@ func (d *Driver) WaitReady(ctx context.Context, name, init string) error {
 			return fmt.Errorf("wait ready %q: %w", name, ErrNotRunning)
 		}
 		if st.Pid > 0 && guestHasFile(fmt.Sprintf("/proc/%d/root", st.Pid), marker) {
-			break
+			return nil
 		}
-		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+		if err := sleepCtx(ctx, pause); err != nil {
 			return fmt.Errorf("wait ready %q: %w", name, err)
 		}
+		pause = min(pause*3/2, time.Second)
 	}
-	if init == "systemd" {
-		return d.waitSystemd(ctx, name)
+}
+
+// WaitBootFinished waits, after WaitInitUp, until the guest's init says
+// boot finished, or ctx ends. For init "systemd" it runs `systemctl
+// is-system-running --wait` in the guest (again, should that find the bus
+// not answering yet) until it prints something other than initializing or
+// starting (running, degraded, ...). Other inits are done once WaitInitUp
+// is: their marker is written at the end of boot.
+func (d *Driver) WaitBootFinished(ctx context.Context, name, init string) error {
+	if init != "systemd" {
+		return nil
 	}
-	return nil
+	return d.waitSystemd(ctx, name)
 }
 
 // guestHasFile reports whether rel exists under the guest root dir,

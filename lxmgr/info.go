@@ -59,6 +59,7 @@ func writeInfo(w io.Writer, i *api.InstanceFull) {
 	}
 	line("Profiles", strings.Join(i.Profiles, ", "))
 	line("Image", imageOf(i.ExpandedConfig))
+	writeInstanceLimits(w, i.ExpandedConfig)
 	if i.State == nil {
 		return
 	}
@@ -78,6 +79,24 @@ func writeInfo(w io.Writer, i *api.InstanceFull) {
 	}
 	writeInstanceDisks(w, st.Disk)
 	writeInstanceNetwork(w, st.Network)
+}
+
+// writeInstanceLimits prints the "Limits:" section: the limits.* keys in
+// effect (profiles included), so usage below can be read against them.
+func writeInstanceLimits(w io.Writer, cfg map[string]string) {
+	var keys []string
+	for _, k := range sortedKeys(cfg) {
+		if strings.HasPrefix(k, "limits.") {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return
+	}
+	fmt.Fprintln(w, "\nLimits:")
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-20s %s\n", printable(k)+":", printable(cfg[k]))
+	}
 }
 
 // writeInstanceDisks prints the "Disk:" section: the space each disk

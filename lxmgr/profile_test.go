@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/lxmgr/lxmgr/api"
 )
 
@@ -455,21 +457,32 @@ func TestInfoPrivileged(t *testing.T) {
 	}
 }
 
+// TestHelpEverywhere walks the whole command tree: every command's --help
+// exits 0 with a usage text, prints nothing on stderr and asks the daemon
+// nothing.
 func TestHelpEverywhere(t *testing.T) {
-	for _, args := range [][]string{
-		{"profile"}, {"profile", "create"}, {"profile", "copy"}, {"profile", "rename"}, {"profile", "delete"},
-		{"profile", "edit"}, {"profile", "import"}, {"profile", "set"}, {"profile", "unset"}, {"profile", "add"},
-		{"profile", "remove"}, {"profile", "device"}, {"profile", "device", "add"}, {"profile", "device", "remove"},
-		{"profile", "device", "show"}, {"profile", "device", "set"}, {"config", "edit"}, {"config", "device", "override"},
-		{"admin"}, {"admin", "shutdown"}, {"config", "show"},
-	} {
-		f := newFakeDaemon(t)
-		code, stdout, stderr := runCLI(t, f, "", append(args, "--help")...)
+	var paths [][]string
+	var walk func(c *cobra.Command, path []string)
+	walk = func(c *cobra.Command, path []string) {
+		paths = append(paths, path)
+		for _, sub := range c.Commands() {
+			walk(sub, append(slices.Clone(path), sub.Name()))
+		}
+	}
+	walk(newRootCmd(), nil)
+	// The tree has some 90 commands; a walk finding few means it broke.
+	if len(paths) < 80 {
+		t.Fatalf("walked %d commands, want the whole tree", len(paths))
+	}
+	t.Logf("%d commands", len(paths))
+	f := newFakeDaemon(t)
+	for _, path := range paths {
+		code, stdout, stderr := runCLI(t, f, "", append(path, "--help")...)
 		if code != 0 || !strings.Contains(stdout, "Usage:") || stderr != "" {
-			t.Errorf("%v --help: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+			t.Errorf("%v --help: exit %d, stdout %q, stderr %q", path, code, stdout, stderr)
 		}
-		if len(f.reqs) != 0 {
-			t.Errorf("%v --help sent requests", args)
-		}
+	}
+	if len(f.reqs) != 0 {
+		t.Errorf("--help sent %d requests to the daemon", len(f.reqs))
 	}
 }

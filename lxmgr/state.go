@@ -31,7 +31,12 @@ func newStateCmd(g *globals, use, short, action string, f *stateFlags) *cobra.Co
 			}
 			put := api.InstanceStatePut{Action: action, Timeout: -1}
 			if f != nil {
-				put.Force, put.Timeout = f.force, f.timeout
+				if f.timeout < -1 {
+					return fmt.Errorf("--timeout %d: want seconds, 0 (kill at once) or -1 (the daemon's default)", f.timeout)
+				}
+				// No time for a clean shutdown is a kill; the API's 0
+				// means its default (clients that leave the field unset).
+				put.Force, put.Timeout = f.force || f.timeout == 0, f.timeout
 			}
 			c := g.client()
 			return forEach(args, func(name string) error {
@@ -113,7 +118,7 @@ func newRestartCmd(g *globals) *cobra.Command {
 
 func addStateFlags(cmd *cobra.Command, f *stateFlags) {
 	cmd.Flags().BoolVarP(&f.force, "force", "f", false, "kill the instance instead of a clean shutdown")
-	cmd.Flags().IntVar(&f.timeout, "timeout", -1, "seconds to wait for a clean shutdown before killing (-1: daemon default)")
+	cmd.Flags().IntVar(&f.timeout, "timeout", -1, "seconds to wait for a clean shutdown before killing; 0: no clean shutdown, kill at once (as --force); -1: the daemon's default, 30")
 }
 
 func newPauseCmd(g *globals) *cobra.Command {

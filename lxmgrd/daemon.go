@@ -33,6 +33,7 @@ type daemon struct {
 	ops   *operations
 	locks *nameLocks
 	cache *stateCache
+	ready *readyTrackers
 	ids   idRange
 	lock  *os.File // flock on lxmgrd.lock: one daemon per directory
 
@@ -103,6 +104,8 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 		return nil, fmt.Errorf("networks: %w", err)
 	}
 	d.cache = newStateCache(d.lxc)
+	d.ready = newReadyTrackers()
+	d.cache.onNewInit = func(name string, pid int) { d.watchReady(name, pid) }
 	if err := d.repair(ctx); err != nil {
 		return nil, fmt.Errorf("repair state left by the last run: %w", err)
 	}

@@ -77,17 +77,12 @@ func (d *daemon) instanceFileGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer root.Close()
-	f, err := openIn(root, p, unix.O_RDONLY, 0)
+	f, st, err := openForRead(root, p)
 	if err != nil {
 		errorResponse(w, err)
 		return
 	}
 	defer f.Close()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		errorResponse(w, err)
-		return
-	}
 	w.Header().Set("X-LXD-uid", strconv.FormatUint(uint64(st.Uid), 10))
 	w.Header().Set("X-LXD-gid", strconv.FormatUint(uint64(st.Gid), 10))
 	w.Header().Set("X-LXD-mode", fmt.Sprintf("%04o", st.Mode&0o7777))
@@ -105,9 +100,43 @@ func (d *daemon) instanceFileGet(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Content-Length", strconv.FormatInt(st.Size, 10))
 		io.Copy(w, f)
-	default:
-		errorResponse(w, fmt.Errorf("%w: %q is not a regular file or directory", api.ErrInvalid, p))
 	}
+}
+
+// notRegular is the error for a FIFO, socket or device node in the guest:
+// reading a FIFO would block the request forever, and a device is no
+// content to copy.
+func notRegular(p string) error {
+	return fmt.Errorf("%w: %q is not a regular file or directory", api.ErrInvalid, p)
+}
+
+// openForRead opens p for reading if it is a regular file or a directory.
+// The type is checked on an O_PATH descriptor (opening that has no effect
+// on the file), and the real open goes through that very descriptor
+// (/proc/self/fd), so the guest cannot swap the file in between.
+func openForRead(root *os.File, p string) (*os.File, unix.Stat_t, error) {
+	var st unix.Stat_t
+	pf, err := openIn(root, p, unix.O_PATH, 0)
+	if err != nil {
+		return nil, st, err
+	}
+	defer pf.Close()
+	if err := unix.Fstat(int(pf.Fd()), &st); err != nil {
+		return nil, st, fmt.Errorf("stat %q: %w", p, err)
+	}
+	flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+	case unix.S_IFDIR:
+		flags |= unix.O_DIRECTORY
+	default:
+		return nil, st, notRegular(p)
+	}
+	fd, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", pf.Fd()), flags, 0)
+	if err != nil {
+		return nil, st, mapErrno(p, err)
+	}
+	return os.NewFile(uintptr(fd), p), st, nil
 }
 
 // instanceFilePost writes a file, directory or symlink (X-LXD-type) with the
@@ -176,11 +205,33 @@ func writeFile(root *os.File, p string, r *http.Request, uid, gid int, mode uint
 	if r.Header.Get("X-LXD-write") == "append" {
 		flags = unix.O_WRONLY | unix.O_CREAT | unix.O_APPEND
 	}
-	f, err := openIn(root, p, flags, mode)
+	// Refuse what is there and not a regular file before opening it for
+	// writing (which would block on a FIFO and write into a device); the
+	// check is repeated on what was opened, as the guest may swap it, and
+	// O_NONBLOCK keeps that open from waiting for a FIFO's reader.
+	if pf, err := openIn(root, p, unix.O_PATH, 0); err == nil {
+		var st unix.Stat_t
+		err = unix.Fstat(int(pf.Fd()), &st)
+		pf.Close()
+		if err == nil && st.Mode&unix.S_IFMT != unix.S_IFREG {
+			return notRegular(p)
+		}
+	}
+	f, err := openIn(root, p, flags|unix.O_NONBLOCK|unix.O_NOCTTY, mode)
+	if errors.Is(err, unix.ENXIO) {
+		return notRegular(p) // a FIFO without a reader, or a socket
+	}
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("stat %q: %w", p, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return notRegular(p)
+	}
 	if _, err := io.Copy(f, r.Body); err != nil {
 		return fmt.Errorf("write %q: %w", p, err)
 	}

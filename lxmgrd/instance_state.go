@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -36,6 +37,10 @@ func (d *daemon) instanceStatePut(w http.ResponseWriter, r *http.Request) {
 	}
 	if _, _, err := d.loadInstance(r.Context(), name); err != nil {
 		errorResponse(w, err)
+		return
+	}
+	if req.Timeout < -1 {
+		errorResponse(w, fmt.Errorf("%w: timeout %d: want seconds, or -1 or 0 for the default", api.ErrInvalid, req.Timeout))
 		return
 	}
 	timeout := defaultStopTimeout
@@ -123,6 +128,9 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	if err := d.lxc.Create(ctx, spec); err != nil {
 		return fmt.Errorf("render liblxc config: %w", err)
 	}
+	if err := letGuestRootIn(spec); err != nil {
+		return err
+	}
 	if op != nil {
 		op.progress("starting")
 	}
@@ -147,37 +155,20 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, inst) }); err != nil {
 		slog.Warn("record last use", "instance", name, "err", err)
 	}
+	// Readiness is tracked in the background in any case, for info/list.
+	run := d.watchReady(name, st.Pid)
 	if !wait {
-		// Readiness is still tracked, in the background, for info/list.
-		go d.trackReady(d.bg, inst, devs, st.Pid)
 		return nil
 	}
 	if op != nil {
 		op.progress("waiting for boot to finish")
 	}
-	return d.trackReady(ctx, inst, devs, st.Pid)
-}
-
-// trackReady waits until the guest's init reports boot finished and every
-// nic on a managed network has a DHCP lease, and records it in the state
-// cache.
-func (d *daemon) trackReady(ctx context.Context, inst db.Instance, devs api.Devices, pid int) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	timedOut := func(err error, what string) error {
-		if errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("instance %q: %s within %s", inst.Name, what, readyTimeout)
-		}
-		return fmt.Errorf("instance %q: wait for %s: %w", inst.Name, what, err)
+	select {
+	case <-run.done:
+		return run.err
+	case <-ctx.Done():
+		return fmt.Errorf("instance %q: wait for boot to finish: %w", name, ctx.Err())
 	}
-	if err := d.lxc.WaitReady(ctx, inst.Name, inst.Config["image.init"]); err != nil {
-		return timedOut(err, "boot did not finish")
-	}
-	if err := d.waitAddresses(ctx, inst, devs); err != nil {
-		return timedOut(err, "no address on every interface")
-	}
-	d.cache.setReady(inst.Name, pid)
-	return nil
 }
 
 // waitAddresses polls the DHCP leases (cheap file reads) until each nic on
@@ -247,6 +238,25 @@ func (d *daemon) freezeInstance(ctx context.Context, name string, freeze bool) e
 	default:
 		err = d.lxc.Unfreeze(ctx, name)
 	}
-	d.cache.refresh(name)
+	// A guest frozen since before a daemon restart is tracked only now.
+	if st := d.cache.refresh(name); err == nil && st.Status == instance.StatusRunning && !st.Ready {
+		d.watchReady(name, st.Pid)
+	}
 	return err
+}
+
+// letGuestRootIn gives the 0700 volume directory holding the rootfs to the
+// guest's root: when the guest reboots itself, liblxc mounts the rootfs again
+// from inside the guest's user namespace, as that id, and a root-owned 0700
+// directory made the reboot fail (the guest stayed stopped). Host users are
+// still kept out: the mode stays 0700.
+func letGuestRootIn(spec instance.Spec) error {
+	if spec.Privileged {
+		return nil
+	}
+	dir := filepath.Dir(spec.Rootfs)
+	if err := os.Lchown(dir, int(spec.IDMap.HostUID), int(spec.IDMap.HostGID)); err != nil {
+		return fmt.Errorf("give volume %s to the guest's root: %w", dir, err)
+	}
+	return nil
 }

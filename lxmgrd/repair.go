@@ -79,8 +79,24 @@ func (d *daemon) repair(ctx context.Context) error {
 	}
 	running := 0
 	for name := range known {
-		if d.cache.refresh(name).Status != instance.StatusStopped {
+		st := d.cache.refresh(name)
+		if st.Status != instance.StatusStopped {
 			running++
+		}
+		// Reattached guests: READY is known again once their init says so
+		// (a frozen one is tracked when it is resumed).
+		if st.Status == instance.StatusRunning {
+			d.watchReady(name, st.Pid)
+		}
+		if st.Status != instance.StatusStopped {
+			// Started by an older daemon: let it reboot itself too.
+			if inst, profs, err := d.loadInstance(ctx, name); err == nil {
+				if spec, err := d.spec(inst, profs); err == nil {
+					if err := letGuestRootIn(spec); err != nil {
+						slog.Warn("guest may not reboot itself", "instance", name, "err", err)
+					}
+				}
+			}
 		}
 	}
 	slog.Info("inventory reconciled", "instances", len(known), "running", running)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -64,5 +65,42 @@ func TestLeasesByMAC(t *testing.T) {
 	}
 	if got := d.leasesByMAC("missing", "00:16:3e:aa:bb:cc"); got != nil {
 		t.Fatalf("network without leases: %+v", got)
+	}
+}
+
+// TestUnroutedEnvelope checks that unknown paths and wrong methods get the
+// error envelope with 404 and 405, and that routed requests still reach
+// their handler with their path values.
+func TestUnroutedEnvelope(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /1.0/things/{name}", func(w http.ResponseWriter, r *http.Request) { syncResponse(w, r.PathValue("name")) })
+	h := envelopeUnrouted(mux)
+	for _, c := range []struct {
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"GET", "/1.0/nothing", 404, ""},
+		{"GET", "/2.0", 404, ""},
+		{"DELETE", "/1.0/things/a", 405, "GET, HEAD"},
+	} {
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+		var got api.Response
+		if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON: %v", c.method, c.path, w.Body.String(), err)
+		}
+		if w.Code != c.code || got.Type != api.ErrorResponse || got.ErrorCode != c.code || got.Error == "" {
+			t.Errorf("%s %s: %d %+v, want %d error envelope", c.method, c.path, w.Code, got, c.code)
+		}
+		if w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Allow") != c.allow {
+			t.Errorf("%s %s: headers %v", c.method, c.path, w.Header())
+		}
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/1.0/things/x1", nil))
+	var got api.Response
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil || w.Code != 200 || string(got.Metadata) != `"x1"` {
+		t.Errorf("routed request: %d %s", w.Code, w.Body.String())
 	}
 }

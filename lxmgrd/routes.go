@@ -1,9 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/lxmgr/lxmgr/api"
 )
 
 // routes maps the REST API (LXD's paths) to handlers.
@@ -74,7 +77,52 @@ func (d *daemon) routes() http.Handler {
 	for pattern, fn := range h {
 		mux.HandleFunc(pattern, fn)
 	}
-	return logRequests(mux)
+	return logRequests(envelopeUnrouted(mux))
+}
+
+// envelopeUnrouted answers requests no route takes (an unknown path: 404, a
+// known path with another method: 405, with its Allow header) with the
+// API's error envelope instead of ServeMux's plain text, so that clients
+// decode every answer the same way.
+func envelopeUnrouted(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h, pattern := mux.Handler(r)
+		if pattern != "" {
+			mux.ServeHTTP(w, r) // sets the path values h reads
+			return
+		}
+		rec := &statusOnly{header: http.Header{}}
+		h.ServeHTTP(rec, r)
+		code, msg := rec.code, "not found"
+		switch code {
+		case http.StatusMethodNotAllowed:
+			msg = fmt.Sprintf("method %s not allowed on %s", r.Method, r.URL.Path)
+			w.Header().Set("Allow", rec.header.Get("Allow"))
+		case http.StatusNotFound, 0:
+			code, msg = http.StatusNotFound, "no such API path: "+r.URL.Path
+		default:
+			msg = http.StatusText(code)
+		}
+		writeJSON(w, code, api.Response{Type: api.ErrorResponse, Error: msg, ErrorCode: code})
+	})
+}
+
+// statusOnly is a ResponseWriter that keeps the status code and headers of
+// ServeMux's own error answers and drops their text.
+type statusOnly struct {
+	header http.Header
+	code   int
+}
+
+func (s *statusOnly) Header() http.Header { return s.header }
+func (s *statusOnly) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+}
+func (s *statusOnly) Write(b []byte) (int, error) {
+	s.WriteHeader(http.StatusOK)
+	return len(b), nil
 }
 
 func logRequests(next http.Handler) http.Handler {

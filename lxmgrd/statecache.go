@@ -27,6 +27,11 @@ type stateCache struct {
 	drv *instance.Driver
 	mu  sync.RWMutex
 	m   map[string]runtimeState
+
+	// onNewInit is called when run finds a running guest with an init pid
+	// it did not have before (it rebooted itself, or started behind the
+	// daemon's back), so its readiness is tracked again.
+	onNewInit func(name string, pid int)
 }
 
 func newStateCache(drv *instance.Driver) *stateCache {
@@ -100,6 +105,9 @@ func (c *stateCache) run(ctx context.Context) {
 			after := c.refresh(n)
 			if before.Status != after.Status {
 				slog.Info("instance state changed", "instance", n, "from", before.Status, "to", after.Status)
+			}
+			if after.Status == instance.StatusRunning && after.Pid != 0 && after.Pid != before.Pid && !after.Ready && c.onNewInit != nil {
+				c.onNewInit(n, after.Pid)
 			}
 		}
 	}

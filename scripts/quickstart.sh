@@ -17,4 +17,18 @@ if ! lxmgr info "$name" >/dev/null 2>&1; then
 	lxmgr launch debian/12 "$name" --wait
 fi
 lxmgr list
-lxmgr exec "$name" -- systemctl is-system-running
+# is-system-running exits non-zero for "degraded": the guest booted, but a
+# unit failed. Say which instead of failing the whole quickstart.
+state="$(lxmgr exec "$name" -- systemctl is-system-running || true)"
+echo "quickstart: systemd in $name: ${state:-unknown}"
+case "$state" in
+running) ;;
+degraded)
+	echo "quickstart: failed units in $name:"
+	lxmgr exec "$name" -- systemctl --failed --no-legend --plain || true
+	;;
+*)
+	echo "quickstart: $name did not finish booting" >&2
+	exit 1
+	;;
+esac

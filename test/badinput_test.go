@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -90,27 +91,49 @@ func TestDuplicateNameKeepsExisting(t *testing.T) {
 
 func TestConcurrentCreateSameName(t *testing.T) {
 	cleanupInstance(t, "race1")
+	names, vols := instanceNames(t), volumes(t)
 	const n = 5
 	var wg sync.WaitGroup
-	codes := make([]int, n)
+	results := make([]result, n)
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i] = lxmgr(t, "create", "busybox", "race1").code
+			results[i] = lxmgr(t, "create", "busybox", "race1")
 		}()
 	}
 	wg.Wait()
 	ok := 0
-	for _, c := range codes {
-		if c == 0 {
+	for _, r := range results {
+		switch {
+		case r.code == 0:
 			ok++
+		case r.code != 1 || !strings.HasPrefix(r.stderr, "Error: ") || !strings.Contains(r.stderr, `instance "race1" already exists`):
+			t.Errorf("a losing create failed otherwise than with 409 already exists: exit %d, %q", r.code, r.stderr)
 		}
 	}
 	if ok != 1 {
-		t.Fatalf("%d of %d concurrent creates succeeded, want exactly 1 (exit codes %v)", ok, n, codes)
+		t.Fatalf("%d of %d concurrent creates succeeded, want exactly 1", ok, n)
+	}
+	// Only the winner is left: one row, one volume, one liblxc directory.
+	if got, want := instanceNames(t), append(names, "race1"); !sameSet(got, want) {
+		t.Errorf("instances after the race: %v, want %v", got, want)
+	}
+	if got, want := volumes(t), append(vols, "race1"); !sameSet(got, want) {
+		t.Errorf("volumes after the race: %v, want %v", got, want)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(suite.dir, "containers", "race1*")); len(ents) > 1 {
+		t.Errorf("liblxc directories after the race: %v", ents)
 	}
 	must(t, "start", "race1")
+}
+
+// sameSet reports whether a and b hold the same strings, counting repeats.
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }
 
 func TestFilePushThroughSymlinkStaysInside(t *testing.T) {

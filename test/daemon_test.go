@@ -72,6 +72,11 @@ func TestDaemonRestartKeepsGuests(t *testing.T) {
 	if err := syscall.Kill(int(pid), 0); err != nil {
 		t.Fatalf("guest init %d died with the daemon: %v", pid, err)
 	}
+	// As an older daemon left it: a root-owned volume directory, which
+	// the guest's root cannot pass to mount its rootfs again on a reboot.
+	if err := os.Chown(filepath.Join(suite.dir, "storage-pools/default/containers/keep1"), 0, 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := suite.startDaemon(); err != nil {
 		t.Fatal(err)
 	}
@@ -83,10 +88,53 @@ func TestDaemonRestartKeepsGuests(t *testing.T) {
 	if k2 == nil || k2.Status != "Stopped" {
 		t.Fatalf("keep2 after restart: %+v", k2)
 	}
+	// READY is known again for the reattached guest.
+	waitListReady(t, "keep1", pid)
+	// A guest that reboots itself gets a new init, whose boot is tracked.
+	lxmgr(t, "exec", "keep1", "--", "reboot")
+	rebooted := waitNewInit(t, "keep1", pid)
+	waitListReady(t, "keep1", rebooted)
 	// The reattached guest is fully manageable.
 	must(t, "exec", "keep1", "--", "true")
 	must(t, "stop", "keep1")
 	must(t, "start", "keep2")
+}
+
+// waitListReady waits until list shows name running with init pid and
+// READY true.
+func waitListReady(t *testing.T, name string, pid int64) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		inst := find(listJSON(t), name)
+		if inst != nil && inst.State != nil && inst.State.Pid == pid && inst.State.Ready {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s (pid %d) not READY in list after 30s: %+v\nlog:\n%s", name, pid, inst, suite.logTail(20))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// waitNewInit waits until name runs with an init pid other than old and
+// returns it.
+func waitNewInit(t *testing.T, name string, old int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := stateOf(t, name)
+		if st.Status == "Running" && st.Pid != 0 && st.Pid != old {
+			return st.Pid
+		}
+		if time.Now().After(deadline) {
+			dir := filepath.Join(suite.dir, "containers", name)
+			lxcLog, _ := os.ReadFile(filepath.Join(dir, "lxc.log"))
+			console, _ := os.ReadFile(filepath.Join(dir, "console.log"))
+			t.Fatalf("%s did not come back with a new init after a reboot: %+v\nlxc.log:\n%s\nconsole:\n%s", name, st, lxcLog, console)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 func TestSecondDaemonRefused(t *testing.T) {
@@ -132,4 +180,51 @@ func TestKillDuringCreateIsRepaired(t *testing.T) {
 		t.Fatalf("orphan volume after repair: %v", err)
 	}
 	must(t, "launch", "busybox", "crash1", "--wait")
+}
+
+// TestReconcileWhileDown changes guests behind the daemon's back while it is
+// stopped: one killed, one started by liblxc's own tool. The next daemon
+// shows both as they are and manages them.
+func TestReconcileWhileDown(t *testing.T) {
+	cleanupInstance(t, "down1", "down2")
+	must(t, "launch", "busybox", "down1", "--wait")
+	// Started and stopped once, so that its liblxc config is rendered.
+	must(t, "launch", "busybox", "down2", "--wait")
+	must(t, "stop", "down2")
+	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	lxcPath := filepath.Join(suite.dir, "containers")
+	// The monitors listen in the suite's network namespace.
+	if out, err := execCombined("nsenter", "--net=/run/netns/"+suite.netns, "lxc-stop", "-k", "-P", lxcPath, "-n", "down1"); err != nil {
+		suite.startDaemon()
+		t.Fatalf("kill down1 behind the daemon's back: %v\n%s", err, out)
+	}
+	cmd, cleanup, err := suite.inNamespaces("lxc-start", "-P", lxcPath, "-n", "down2")
+	if err == nil {
+		var out []byte
+		out, err = cmd.CombinedOutput()
+		cleanup()
+		if err != nil {
+			err = fmt.Errorf("%v\n%s", err, out)
+		}
+	}
+	if serr := suite.startDaemon(); serr != nil {
+		t.Fatal(serr)
+	}
+	if err != nil {
+		t.Fatalf("start down2 behind the daemon's back: %v", err)
+	}
+	list := listJSON(t)
+	d1, d2 := find(list, "down1"), find(list, "down2")
+	if d1 == nil || d1.Status != "Stopped" {
+		t.Fatalf("down1, killed while the daemon was down: %+v", d1)
+	}
+	if d2 == nil || d2.Status != "Running" || d2.State.Pid == 0 {
+		t.Fatalf("down2, started while the daemon was down: %+v", d2)
+	}
+	waitListReady(t, "down2", d2.State.Pid)
+	must(t, "exec", "down2", "--", "true")
+	must(t, "stop", "down2")
+	must(t, "start", "down1")
 }

@@ -23,8 +23,10 @@ type env struct {
 	dir     string // LXMGR_DIR of the daemon under test
 	netns   string // network namespace name
 	logPath string
-	daemon  *exec.Cmd
-	exited  chan struct{}
+	// daemonEnv is extra environment for the next daemon start.
+	daemonEnv []string
+	daemon    *exec.Cmd
+	exited    chan struct{}
 }
 
 var suite *env
@@ -86,32 +88,29 @@ func setup() (*env, error) {
 	return e, e.startDaemon()
 }
 
-// startDaemon runs lxmgrd inside the suite's network namespace with a
-// private mount namespace holding a fresh sysfs (so liblxc sees the
-// namespace's interfaces) and the host's cgroup tree bound back on top (so
-// liblxc can still set up cgroups). See DESIGN.md "Tests".
+// startDaemon runs lxmgrd in the suite's namespaces (inNamespaces) and
+// waits until it answers.
 func (e *env) startDaemon() error {
-	cg, err := os.MkdirTemp("", "lxmgr-e2e-cg-")
+	cmd, cleanup, err := e.inNamespaces(filepath.Join(e.bin, "lxmgrd"))
 	if err != nil {
 		return err
 	}
-	script := fmt.Sprintf(`mount --rbind /sys/fs/cgroup %[1]s && mount -t sysfs sysfs /sys && mount --rbind %[1]s /sys/fs/cgroup && umount -l %[1]s && exec %[2]s`,
-		cg, filepath.Join(e.bin, "lxmgrd"))
 	logf, err := os.OpenFile(e.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
+		cleanup()
 		return err
 	}
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+e.netns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script)
-	cmd.Env = append(os.Environ(), "LXMGR_DIR="+e.dir)
+	cmd.Env = append(cmd.Env, e.daemonEnv...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
+		cleanup()
 		return fmt.Errorf("start lxmgrd: %w", err)
 	}
 	logf.Close()
 	e.daemon = cmd
 	e.exited = make(chan struct{})
-	go func() { cmd.Wait(); close(e.exited); os.Remove(cg) }()
+	go func() { cmd.Wait(); close(e.exited); cleanup() }()
 	deadline := time.Now().Add(30 * time.Second)
 	c := e.client()
 	for time.Now().Before(deadline) {
@@ -125,6 +124,23 @@ func (e *env) startDaemon() error {
 		}
 	}
 	return fmt.Errorf("lxmgrd did not answer within 30s; log:\n%s", e.logTail(30))
+}
+
+// inNamespaces returns a command running argv as the daemon runs: in the
+// suite's network namespace, in a private mount namespace with a fresh sysfs
+// (so liblxc sees the namespace's interfaces) and the host's cgroup tree
+// bound back on top (so liblxc can still set up cgroups). See DESIGN.md
+// "Tests". cleanup removes the temporary mount point after the command.
+func (e *env) inNamespaces(argv ...string) (*exec.Cmd, func(), error) {
+	cg, err := os.MkdirTemp("", "lxmgr-e2e-cg-")
+	if err != nil {
+		return nil, nil, err
+	}
+	script := fmt.Sprintf(`mount --rbind /sys/fs/cgroup %[1]s && mount -t sysfs sysfs /sys && mount --rbind %[1]s /sys/fs/cgroup && umount -l %[1]s && exec "$@"`, cg)
+	args := append([]string{"--net=/run/netns/" + e.netns, "unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh"}, argv...)
+	cmd := exec.Command("nsenter", args...)
+	cmd.Env = append(os.Environ(), "LXMGR_DIR="+e.dir)
+	return cmd, func() { os.Remove(cg) }, nil
 }
 
 // stopDaemon sends sig to lxmgrd and waits for it to exit.
@@ -242,16 +258,24 @@ func must(t *testing.T, args ...string) string {
 	return r.stdout
 }
 
-// mustFail runs the CLI, expects a non-zero exit and a one-line error that
-// contains want.
+// mustFail runs the CLI and expects what every failing command promises:
+// exit code 1 and the error as one line, "Error: ...", last on stderr and
+// containing want. Lines before it can only be an operation's progress
+// (shown line by line when stderr is not a terminal), never more error.
 func mustFail(t *testing.T, want string, args ...string) result {
 	t.Helper()
 	r := lxmgr(t, args...)
+	cmdline := strings.Join(args, " ")
 	if r.code == 0 {
-		t.Fatalf("lxmgr %s: succeeded, want failure containing %q\nstdout: %s", strings.Join(args, " "), want, r.stdout)
+		t.Fatalf("lxmgr %s: succeeded, want failure containing %q\nstdout: %s", cmdline, want, r.stdout)
 	}
-	if !strings.Contains(r.stderr, want) {
-		t.Fatalf("lxmgr %s: stderr %q does not contain %q", strings.Join(args, " "), r.stderr, want)
+	lines := strings.Split(strings.TrimSuffix(r.stderr, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if r.code != 1 || !strings.HasSuffix(r.stderr, "\n") || !strings.HasPrefix(last, "Error: ") || strings.Count(r.stderr, "Error") != strings.Count(last, "Error") {
+		t.Fatalf("lxmgr %s: exit %d, stderr %q: want exit 1 and the error as one last \"Error: \" line", cmdline, r.code, r.stderr)
+	}
+	if !strings.Contains(last, want) {
+		t.Fatalf("lxmgr %s: error %q does not contain %q", cmdline, last, want)
 	}
 	return r
 }

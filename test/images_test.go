@@ -1,19 +1,18 @@
 package test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
-
-	"github.com/lxmgr/lxmgr/image"
 )
 
 // cacheDir keeps the built Debian image between runs, keyed by the image
@@ -25,10 +24,11 @@ var (
 	debianErr  error
 )
 
-// ensureDebian makes debian/12 available to the daemon under test. The
-// daemon runs in a namespace without a route to the Debian mirror, so the
-// suite builds the image here (host namespace, same recipe as lxmgrd) and
-// imports it through the API, which also exercises image import.
+// ensureDebian makes debian/12 available to the daemon under test. With
+// the image in the suite's cache it is imported through the API (which
+// tests import); without it (always so on a fresh CI machine, or with
+// LXMGR_E2E_DEBIAN_COLD=1) the first launch of debian/12 builds it in the
+// daemon, as a user's would, and the result is kept in the cache.
 func ensureDebian(t *testing.T) {
 	t.Helper()
 	debianOnce.Do(func() { debianErr = importDebian(t) })
@@ -37,38 +37,110 @@ func ensureDebian(t *testing.T) {
 	}
 }
 
+// cacheKeep is how long a cache entry nobody used stays: entries of other
+// recipes (other checkouts on the same machine) are left alone until then.
+const cacheKeep = 14 * 24 * time.Hour
+
 func importDebian(t *testing.T) error {
 	key, err := recipeKey()
 	if err != nil {
 		return err
 	}
 	path := filepath.Join(cacheDir, "debian-bookworm-"+key[:16]+".tar.gz")
-	if _, err := os.Stat(path); err != nil {
-		if err := os.MkdirAll(cacheDir, 0o700); err != nil {
-			return err
-		}
-		old, _ := filepath.Glob(filepath.Join(cacheDir, "debian-bookworm-*.tar.gz"))
-		for _, o := range old {
-			os.Remove(o)
-		}
-		start := time.Now()
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
-		defer cancel()
-		work, err := os.MkdirTemp(cacheDir, ".work-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(work)
-		if _, err := image.Build(ctx, "debian/12", path, image.BuildOptions{WorkDir: work}); err != nil {
-			return fmt.Errorf("build: %w", err)
-		}
-		t.Logf("built debian/12 image in %s", time.Since(start).Round(time.Second))
+	if _, err := os.Stat(path); err != nil || os.Getenv("LXMGR_E2E_DEBIAN_COLD") != "" {
+		return buildDebianInDaemon(t, path)
 	}
+	now := time.Now()
+	os.Chtimes(path, now, now) // in use: not evicted
 	r := lxmgr(t, "image", "import", path, "--alias", "debian/12", "--alias", "debian/bookworm")
 	if r.code != 0 {
 		return fmt.Errorf("import: %s", r.stderr)
 	}
 	return nil
+}
+
+// buildDebianInDaemon launches debian/12 with no such image in the daemon:
+// the launch builds it (debootstrap, reaching the mirror through
+// mirrorProxy) and shows the build's progress; the built image is then
+// stored in the cache as path.
+func buildDebianInDaemon(t *testing.T, path string) error {
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return err
+	}
+	old, _ := filepath.Glob(filepath.Join(cacheDir, "debian-bookworm-*.tar.gz"))
+	for _, o := range old {
+		if fi, err := os.Stat(o); err == nil && time.Since(fi.ModTime()) > cacheKeep {
+			os.Remove(o)
+		}
+	}
+	proxy, err := startMirrorProxy(suite.netns)
+	if err != nil {
+		return fmt.Errorf("mirror proxy: %w", err)
+	}
+	defer proxy.Close()
+	restart := func(env ...string) error {
+		if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+			return err
+		}
+		suite.daemonEnv = env
+		return suite.startDaemon()
+	}
+	if err := restart("http_proxy=" + proxy.URL()); err != nil {
+		return err
+	}
+	start := time.Now()
+	r := lxmgr(t, "launch", "debian/12", "debbuild", "--wait")
+	lxmgr(t, "delete", "--force", "debbuild")
+	if err := restart(); err != nil {
+		return err
+	}
+	if r.code != 0 {
+		return fmt.Errorf("launch debian/12 (building the image): %s\ndaemon log:\n%s", r.stderr, suite.logTail(20))
+	}
+	t.Logf("launch debian/12 with the image built on the way: %s", time.Since(start).Round(time.Second))
+	for _, want := range []string{"building image debian/bookworm", "debootstrap: downloading", "debootstrap: unpacking"} {
+		if !strings.Contains(r.stderr, want) {
+			return fmt.Errorf("launch showed no progress line %q:\n%s", want, r.stderr)
+		}
+	}
+	var fp string
+	for _, img := range imagesJSON(t) {
+		for _, a := range img.Aliases {
+			if a.Name == "debian/bookworm" {
+				fp = img.Fingerprint
+			}
+		}
+	}
+	if fp == "" {
+		return fmt.Errorf("no image aliased debian/bookworm after the launch:\n%s", must(t, "image", "list"))
+	}
+	return copyFile(filepath.Join(suite.dir, "images", fp), path)
+}
+
+// copyFile copies src to dst through a temporary file renamed into place,
+// so a concurrent reader never sees half a tarball.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".copy-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), dst)
 }
 
 // recipeKey hashes the image package's sources: a change to a recipe makes

@@ -199,3 +199,49 @@ func hostUIDOf(t *testing.T, pid int) int {
 	t.Fatalf("no Uid line for %d", pid)
 	return -1
 }
+
+// TestStopTimeoutZero: --timeout 0 gives no time for a clean shutdown, the
+// guest is killed at once (it used to wait the 30 s default).
+func TestStopTimeoutZero(t *testing.T) {
+	cleanupInstance(t, "tz1")
+	must(t, "launch", "busybox", "tz1", "--wait")
+	start := time.Now()
+	must(t, "stop", "tz1", "--timeout", "0")
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("stop --timeout 0 took %s", took)
+	}
+	if !strings.Contains(suite.logTail(50), `msg="instance stopped" instance=tz1 clean=false force=true`) {
+		t.Errorf("stop --timeout 0 was not a kill; log:\n%s", suite.logTail(10))
+	}
+	mustFail(t, "--timeout -5", "stop", "tz1", "--timeout", "-5")
+}
+
+// TestFileFIFORefused: push and pull refuse a FIFO the guest made (they
+// used to block on it for good) with a clear error, and leave it a FIFO.
+func TestFileFIFORefused(t *testing.T) {
+	cleanupInstance(t, "fifo1")
+	must(t, "launch", "busybox", "fifo1", "--wait")
+	must(t, "exec", "fifo1", "--", "mkfifo", "/root/pipe")
+	local := filepath.Join(t.TempDir(), "x")
+	os.WriteFile(local, []byte("data\n"), 0o644)
+	for _, args := range [][]string{
+		{"file", "pull", "fifo1/root/pipe", "-"},
+		{"file", "push", local, "fifo1/root/pipe"},
+	} {
+		done := make(chan result, 1)
+		go func() { done <- lxmgr(t, args...) }()
+		select {
+		case r := <-done:
+			if r.code != 1 || !strings.Contains(r.stderr, "not a regular file") {
+				t.Errorf("lxmgr %v: exit %d, %q; want a not-a-regular-file error", args, r.code, r.stderr)
+			}
+		case <-time.After(20 * time.Second):
+			// Unblock the handler so the suite can go on.
+			must(t, "exec", "fifo1", "--", "sh", "-c", "echo x > /root/pipe & cat /root/pipe > /dev/null")
+			t.Fatalf("lxmgr %v blocked on a FIFO", args)
+		}
+	}
+	if out := must(t, "exec", "fifo1", "--", "sh", "-c", "test -p /root/pipe && echo fifo"); strings.TrimSpace(out) != "fifo" {
+		t.Errorf("the FIFO changed: %q", out)
+	}
+}
