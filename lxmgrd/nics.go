@@ -45,9 +45,16 @@ func nicsOf(inst db.Instance, devs api.Devices) []nicInfo {
 		if n.name == "" {
 			n.name = dname
 		}
-		n.hwaddr = strings.ToLower(dev["hwaddr"])
+		n.hwaddr = dev["hwaddr"]
 		if n.hwaddr == "" {
 			n.hwaddr = inst.Config[hwaddrKey(dname)]
+		}
+		// One notation for every comparison (duplicates, leases, dnsmasq's
+		// hosts, liblxc): a MAC may be written 00-16-3E-.. or 0016.3e...
+		if mac, err := profiles.CanonicalMAC(n.hwaddr); err == nil {
+			n.hwaddr = mac
+		} else {
+			n.hwaddr = strings.ToLower(n.hwaddr)
 		}
 		n.ipv4, _ = netip.ParseAddr(dev["ipv4.address"])
 		out = append(out, n)

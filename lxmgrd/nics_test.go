@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lxmgr/lxmgr/api"
@@ -83,4 +85,78 @@ func TestAllNICsFollowsChanges(t *testing.T) {
 	if got := nics(""); len(got) != 1 {
 		t.Fatalf("after a delete: %+v", got)
 	}
+}
+
+// nicTestDB opens an inventory with one network, net1 (10.9.0.1/24).
+func nicTestDB(t *testing.T) (*db.DB, func(fn func(tx *db.Tx) error) error) {
+	t.Helper()
+	ctx := context.Background()
+	d, err := db.Open(ctx, filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	tx := func(fn func(tx *db.Tx) error) error { return d.Transaction(ctx, fn) }
+	if err := tx(func(tx *db.Tx) error {
+		return tx.NetworkCreate(ctx, db.Network{Name: "net1", Type: "bridge", Config: map[string]string{"ipv4.address": "10.9.0.1/24"}})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return d, tx
+}
+
+// createNICInstance stores an instance with the given own devices through
+// prepareNICs, as a create does.
+func createNICInstance(t *testing.T, tx func(fn func(tx *db.Tx) error) error, name string, base int64, devs api.Devices) error {
+	t.Helper()
+	ctx := context.Background()
+	inst := db.Instance{Name: name, Type: "container", CreationState: "created", IdmapBase: base,
+		Config: map[string]string{}, Devices: devs, Profiles: []string{}}
+	return tx(func(tx *db.Tx) error {
+		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+			return err
+		}
+		return tx.InstanceCreate(ctx, &inst)
+	})
+}
+
+// TestPrepareNICsMACNotation checks that a MAC is compared in one notation:
+// the same address written with dashes, in upper case or Cisco-style is a
+// duplicate, and a refused instance leaves nothing stored.
+func TestPrepareNICsMACNotation(t *testing.T) {
+	_, tx := nicTestDB(t)
+	nic := func(mac string) api.Devices {
+		return api.Devices{"eth0": {"type": "nic", "network": "net1", "hwaddr": mac}}
+	}
+	if err := createNICInstance(t, tx, "a", 1, nic("00:16:3e:aa:bb:cc")); err != nil {
+		t.Fatal(err)
+	}
+	for i, mac := range []string{"00-16-3E-AA-BB-CC", "0016.3eaa.bbcc", "00:16:3E:AA:BB:CC"} {
+		err := createNICInstance(t, tx, "b", int64(i+2), nic(mac))
+		if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), `instance "a"`) {
+			t.Errorf("MAC %s: err = %v, want a conflict naming instance a", mac, err)
+		}
+	}
+	var stored []db.Instance
+	tx(func(tx *db.Tx) error {
+		var err error
+		stored, err = tx.InstanceList(context.Background())
+		return err
+	})
+	if len(stored) != 1 {
+		t.Fatalf("refused creates stored %d instances, want 1", len(stored))
+	}
+	// Another notation of a free address is stored and used canonically.
+	if err := createNICInstance(t, tx, "c", 9, nic("00-16-3E-AA-BB-CD")); err != nil {
+		t.Fatal(err)
+	}
+	tx(func(tx *db.Tx) error {
+		list, err := allNICsTx(context.Background(), tx, "")
+		for _, n := range list {
+			if n.instance == "c" && n.hwaddr != "00:16:3e:aa:bb:cd" {
+				t.Errorf("hwaddr of c = %q, want the colon form", n.hwaddr)
+			}
+		}
+		return err
+	})
 }

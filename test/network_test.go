@@ -188,6 +188,10 @@ func TestGuestsOnABridge(t *testing.T) {
 		{"already used", "ipv4.address=10.231.9.77"},
 		{"gateway", "ipv4.address=10.231.9.1"},
 		{"already used", "hwaddr=" + mac},
+		// The same MAC in another notation is the same MAC.
+		{"already used", "hwaddr=" + strings.ToUpper(strings.ReplaceAll(mac, ":", "-"))},
+		{"unicast", "hwaddr=ff:ff:ff:ff:ff:ff"},
+		{"all-zero", "hwaddr=00:00:00:00:00:00"},
 	}
 	for _, b := range badNIC {
 		mustFail(t, b.want, "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", b.kv)
