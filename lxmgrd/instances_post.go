@@ -57,7 +57,7 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		_, devs := expand(inst, profs)
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+		if err := prepareNICs(ctx, tx, &inst, devs, d.leaseHolder); err != nil {
 			return err
 		}
 		if req.Start || req.WaitReady {

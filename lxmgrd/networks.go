@@ -261,16 +261,44 @@ func (d *daemon) syncFirewall(ctx context.Context) error {
 	return network.SyncFirewall(ctx, rules)
 }
 
-// leasesOf returns a network's DHCP leases, re-reading dnsmasq's lease file
-// only when it changed.
+// leasesOf returns a network's live DHCP leases, re-reading dnsmasq's lease
+// file only when it changed.
 func (d *daemon) leasesOf(netName string) []network.Lease {
-	return d.leaseCacheOf(netName).leases
+	return liveLeases(d.leaseCacheOf(netName).leases, time.Now())
 }
 
-// leasesByMAC returns the network's leases of one MAC (any case): a list
-// looks up every instance's nics, which must not scan all leases each.
+// leasesByMAC returns the network's live leases of one MAC (any case): a
+// list looks up every instance's nics, which must not scan all leases each.
 func (d *daemon) leasesByMAC(netName, mac string) []network.Lease {
-	return d.leaseCacheOf(netName).byMAC[strings.ToLower(mac)]
+	return liveLeases(d.leaseCacheOf(netName).byMAC[strings.ToLower(mac)], time.Now())
+}
+
+// leaseHolder returns the MAC that holds a live lease of ip on a network,
+// or "" when none does.
+func (d *daemon) leaseHolder(netName string, ip netip.Addr) string {
+	for _, l := range d.leasesOf(netName) {
+		if l.IP == ip {
+			return l.MAC
+		}
+	}
+	return ""
+}
+
+// liveLeases drops the expired leases of ls; the cached slice is never
+// modified (it is shared).
+func liveLeases(ls []network.Lease, now time.Time) []network.Lease {
+	for i, l := range ls {
+		if !l.Live(now) {
+			out := slices.Clone(ls[:i])
+			for _, l := range ls[i+1:] {
+				if l.Live(now) {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+	}
+	return ls
 }
 
 // leaseCacheOf returns the network's parsed leases file, parsed again only

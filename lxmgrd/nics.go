@@ -154,11 +154,17 @@ func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
 	return out, nil
 }
 
+// leaseHolderFunc returns the MAC holding a live DHCP lease of ip on a
+// network, or "".
+type leaseHolderFunc func(network string, ip netip.Addr) string
+
 // prepareNICs checks the nics of inst (with its expanded devices) against
 // every other instance and the networks, and gives each nic without a MAC
 // a new one in volatile.<dev>.hwaddr. It runs inside the transaction that
-// stores inst, so two creates cannot take the same MAC or address.
-func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Devices) error {
+// stores inst, so two creates cannot take the same MAC or address. With
+// leased, a static address must also not be leased to another MAC right now
+// (dnsmasq would not hand it over until that lease ends).
+func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Devices, leased leaseHolderFunc) error {
 	if err := checkNetworkRefs(ctx, tx, devs); err != nil {
 		return err
 	}
@@ -184,7 +190,12 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 			}
 		}
 	}
-	for _, n := range nicsOf(*inst, devs) {
+	nics := nicsOf(*inst, devs)
+	own := map[string]bool{}
+	for _, n := range nics {
+		own[n.hwaddr] = true
+	}
+	for _, n := range nics {
 		if n.hwaddr == "" {
 			mac, err := newMAC(usedMAC)
 			if err != nil {
@@ -206,6 +217,16 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 				return fmt.Errorf("%w: device %q: address %s is already used by instance %q", api.ErrConflict, n.device, n.ipv4, owner)
 			}
 			usedIP[key] = inst.Name
+			if leased == nil {
+				continue
+			}
+			if mac := leased(n.network, n.ipv4); mac != "" && !own[mac] {
+				holder := "MAC " + mac
+				if owner, ok := usedMAC[mac]; ok {
+					holder = fmt.Sprintf("instance %q (MAC %s)", owner, mac)
+				}
+				return fmt.Errorf("%w: device %q: address %s is leased to %s on network %q", api.ErrConflict, n.device, n.ipv4, holder, n.network)
+			}
 		}
 	}
 	return nil

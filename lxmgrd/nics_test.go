@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
+	"github.com/lxmgr/lxmgr/network"
 )
 
 // TestAllNICsFollowsChanges checks that the memo behind allNICsTx never
@@ -108,12 +111,16 @@ func nicTestDB(t *testing.T) (*db.DB, func(fn func(tx *db.Tx) error) error) {
 // createNICInstance stores an instance with the given own devices through
 // prepareNICs, as a create does.
 func createNICInstance(t *testing.T, tx func(fn func(tx *db.Tx) error) error, name string, base int64, devs api.Devices) error {
+	return createNICInstanceLeased(t, tx, name, base, devs, nil)
+}
+
+func createNICInstanceLeased(t *testing.T, tx func(fn func(tx *db.Tx) error) error, name string, base int64, devs api.Devices, leased leaseHolderFunc) error {
 	t.Helper()
 	ctx := context.Background()
 	inst := db.Instance{Name: name, Type: "container", CreationState: "created", IdmapBase: base,
 		Config: map[string]string{}, Devices: devs, Profiles: []string{}}
 	return tx(func(tx *db.Tx) error {
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+		if err := prepareNICs(ctx, tx, &inst, devs, leased); err != nil {
 			return err
 		}
 		return tx.InstanceCreate(ctx, &inst)
@@ -159,4 +166,44 @@ func TestPrepareNICsMACNotation(t *testing.T) {
 		}
 		return err
 	})
+}
+
+// TestPrepareNICsLeasedAddress checks that a static address held by a live
+// lease of another MAC is refused, naming the holder, while the nic's own
+// lease and a free address are fine.
+func TestPrepareNICsLeasedAddress(t *testing.T) {
+	_, tx := nicTestDB(t)
+	if err := createNICInstance(t, tx, "a", 1, api.Devices{"eth0": {"type": "nic", "network": "net1", "hwaddr": "00:16:3e:00:00:0a"}}); err != nil {
+		t.Fatal(err)
+	}
+	leases := map[string]string{"net1/10.9.0.50": "00:16:3e:00:00:0a", "net1/10.9.0.60": "00:16:3e:00:00:0b", "net1/10.9.0.70": "00:16:3e:99:99:99"}
+	leased := func(network string, ip netip.Addr) string { return leases[network+"/"+ip.String()] }
+	static := func(ip string) api.Devices {
+		return api.Devices{"eth0": {"type": "nic", "network": "net1", "hwaddr": "00-16-3E-00-00-0B", "ipv4.address": ip}}
+	}
+	for _, c := range []struct{ ip, want string }{
+		{"10.9.0.50", `instance "a" (MAC 00:16:3e:00:00:0a)`},
+		{"10.9.0.70", "MAC 00:16:3e:99:99:99"},
+	} {
+		err := createNICInstanceLeased(t, tx, "b", 2, static(c.ip), leased)
+		if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "leased to "+c.want) {
+			t.Errorf("static %s: err = %v, want a conflict naming %s", c.ip, err, c.want)
+		}
+	}
+	// Its own lease (same MAC, other notation) is no conflict.
+	if err := createNICInstanceLeased(t, tx, "b", 2, static("10.9.0.60"), leased); err != nil {
+		t.Fatalf("static address leased to the nic itself: %v", err)
+	}
+}
+
+func TestLiveLeases(t *testing.T) {
+	now := time.Now()
+	ls := []network.Lease{{MAC: "a", Expiry: now.Add(time.Minute)}, {MAC: "b", Expiry: now.Add(-time.Second)}, {MAC: "c"}}
+	got := liveLeases(ls, now)
+	if len(got) != 2 || got[0].MAC != "a" || got[1].MAC != "c" {
+		t.Fatalf("liveLeases = %+v, want a and c (c never expires)", got)
+	}
+	if ls[1].MAC != "b" {
+		t.Fatal("liveLeases modified its input")
+	}
 }

@@ -206,7 +206,7 @@ func (d *daemon) restoreSnapshot(ctx context.Context, op *operation, name, snap 
 			return err
 		}
 		_, devs := expand(inst, profs)
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+		if err := prepareNICs(ctx, tx, &inst, devs, d.leaseHolder); err != nil {
 			return err
 		}
 		return tx.InstanceUpdate(ctx, inst)

@@ -187,6 +187,8 @@ func TestGuestsOnABridge(t *testing.T) {
 		{"outside", "ipv4.address=10.99.0.5"},
 		{"already used", "ipv4.address=10.231.9.77"},
 		{"gateway", "ipv4.address=10.231.9.1"},
+		// g2 holds this address through a dynamic lease.
+		{"leased to instance \"g2\"", "ipv4.address=" + ip2},
 		{"already used", "hwaddr=" + mac},
 		// The same MAC in another notation is the same MAC.
 		{"already used", "hwaddr=" + strings.ToUpper(strings.ReplaceAll(mac, ":", "-"))},
