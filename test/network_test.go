@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/db"
 )
 
 // inNetns runs a host command inside the suite's network namespace (where
@@ -312,4 +315,80 @@ func dialInNetns(network, addr string) (net.Conn, error) {
 	}()
 	r := <-ch
 	return r.c, r.err
+}
+
+// dnsmasqOf returns the pid of a dnsmasq run for the named network of the
+// daemon under test, or 0.
+func dnsmasqOf(netName string) int {
+	want := "--pid-file=" + filepath.Join(suite.dir, "networks", netName, "dnsmasq.pid")
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && slices.Contains(strings.Split(string(b), "\x00"), want) {
+			return atoi(filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return 0
+}
+
+// TestNetworkLeftoversRemovedAtStart checks the repair of a network that
+// left the inventory while its bridge and dnsmasq stayed (a crash in the
+// middle of a delete): the next start removes them, and leaves alone a
+// bridge it cannot prove it made.
+func TestNetworkLeftoversRemovedAtStart(t *testing.T) {
+	t.Cleanup(func() {
+		lxmgr(t, "network", "delete", "e2eorph")
+		inNetns(t, "ip", "link", "del", "e2ehostbr")
+	})
+	must(t, "network", "create", "e2eorph", "ipv4.address=10.231.11.1/24", "ipv4.nat=false")
+	if !hasLink(t, "e2eorph") || dnsmasqOf("e2eorph") == 0 {
+		t.Fatal("network e2eorph has no bridge or no dnsmasq")
+	}
+	// A host bridge, and a directory of that name whose record names
+	// another bridge (one of that name that existed before, say).
+	if out, err := inNetns(t, "ip", "link", "add", "e2ehostbr", "type", "bridge"); err != nil {
+		t.Fatalf("add host bridge: %v: %s", err, out)
+	}
+	hostDir := filepath.Join(suite.dir, "networks", "e2ehostbr")
+	if err := os.MkdirAll(hostDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hostDir, "bridge.ifindex"), []byte("99999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := suite.stopDaemon(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inv, err := db.Open(ctx, filepath.Join(suite.dir, "lxmgr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inv.Transaction(ctx, func(tx *db.Tx) error { return tx.NetworkDelete(ctx, "e2eorph") })
+	inv.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if hasLink(t, "e2eorph") {
+		t.Error("bridge of the deleted network survived the start")
+	}
+	if pid := dnsmasqOf("e2eorph"); pid != 0 {
+		t.Errorf("dnsmasq %d of the deleted network survived the start", pid)
+	}
+	if _, err := os.Stat(filepath.Join(suite.dir, "networks", "e2eorph")); !os.IsNotExist(err) {
+		t.Errorf("directory of the deleted network survived the start: %v", err)
+	}
+	if !hasLink(t, "e2ehostbr") {
+		t.Error("a bridge the daemon did not make was removed")
+	}
+	if strings.Contains(ruleset(t), "e2eorph") {
+		t.Errorf("firewall rules of the deleted network survived the start:\n%s", ruleset(t))
+	}
+	// The name is free again.
+	must(t, "network", "create", "e2eorph", "ipv4.address=10.231.11.1/24", "ipv4.nat=false")
+	must(t, "network", "delete", "e2eorph")
 }
