@@ -190,6 +190,9 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if err := prepareNICs(ctx, tx, &inst, devs, d.leaseHolder); err != nil {
 			return err
 		}
+		if err := checkProxyClash(ctx, tx, inst.Name, devs); err != nil {
+			return err
+		}
 		if running {
 			if err := d.checkNewProxies(devs, oldDevs); err != nil {
 				return err

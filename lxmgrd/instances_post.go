@@ -60,6 +60,9 @@ func (d *daemon) instancesPost(w http.ResponseWriter, r *http.Request) {
 		if err := prepareNICs(ctx, tx, &inst, devs, d.leaseHolder); err != nil {
 			return err
 		}
+		if err := checkProxyClash(ctx, tx, inst.Name, devs); err != nil {
+			return err
+		}
 		if req.Start || req.WaitReady {
 			if err := d.checkNewProxies(devs, nil); err != nil {
 				return err

@@ -96,23 +96,58 @@ var nicMemo struct {
 }
 
 type nicMemoEntry struct {
-	raw  db.InstanceRaw
-	nics []nicInfo
+	raw     db.InstanceRaw
+	nics    []nicInfo
+	proxies []proxyInfo
+}
+
+// proxyInfo is one proxy device of one instance, its addresses parsed.
+type proxyInfo struct {
+	instance, device string
+	spec             network.ProxySpec
+}
+
+// proxiesOf resolves the proxy devices of expanded devices, sorted by
+// device name; one that does not parse is left out (validation refuses it).
+func proxiesOf(instName string, devs api.Devices) []proxyInfo {
+	var out []proxyInfo
+	for _, dev := range proxyDevices(devs) {
+		spec, err := network.ParseProxy(devs[dev]["listen"], devs[dev]["connect"])
+		if err == nil {
+			out = append(out, proxyInfo{instance: instName, device: dev, spec: spec})
+		}
+	}
+	return out
 }
 
 // allNICsTx resolves the nics of every instance but skip.
 func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
+	var out []nicInfo
+	err := eachInstanceDevs(ctx, tx, skip, func(e nicMemoEntry) { out = append(out, e.nics...) })
+	return out, err
+}
+
+// allProxiesTx resolves the proxy devices of every instance but skip.
+func allProxiesTx(ctx context.Context, tx *db.Tx, skip string) ([]proxyInfo, error) {
+	var out []proxyInfo
+	err := eachInstanceDevs(ctx, tx, skip, func(e nicMemoEntry) { out = append(out, e.proxies...) })
+	return out, err
+}
+
+// eachInstanceDevs calls f with the resolved nics and proxies of every
+// instance but skip, in inventory order.
+func eachInstanceDevs(ctx context.Context, tx *db.Tx, skip string, f func(nicMemoEntry)) error {
 	raws, err := tx.InstanceRawList(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	profs, err := tx.ProfileList(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	profKey, err := json.Marshal(profs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	byName := map[string]api.Profile{}
 	for _, p := range profs {
@@ -124,7 +159,6 @@ func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
 		nicMemo.profiles, nicMemo.rows = string(profKey), map[string]nicMemoEntry{}
 	}
 	seen := make(map[string]bool, len(raws))
-	var out []nicInfo
 	for _, r := range raws {
 		seen[r.Name] = true
 		if r.Name == skip {
@@ -134,24 +168,53 @@ func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
 		if !ok || e.raw != r {
 			inst, err := r.Decode()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			ps := make([]api.Profile, 0, len(inst.Profiles))
 			for _, n := range inst.Profiles {
 				ps = append(ps, byName[n])
 			}
 			_, devs := expand(inst, ps)
-			e = nicMemoEntry{raw: r, nics: nicsOf(inst, devs)}
+			e = nicMemoEntry{raw: r, nics: nicsOf(inst, devs), proxies: proxiesOf(inst.Name, devs)}
 			nicMemo.rows[r.Name] = e
 		}
-		out = append(out, e.nics...)
+		f(e)
 	}
 	for name := range nicMemo.rows {
 		if !seen[name] {
 			delete(nicMemo.rows, name)
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// checkProxyClash refuses proxy devices of an instance (expanded devices)
+// whose listen addresses overlap each other or a proxy of another
+// instance, running or not: both could never be bound at once.
+func checkProxyClash(ctx context.Context, tx *db.Tx, instName string, devs api.Devices) error {
+	mine := proxiesOf(instName, devs)
+	for i, a := range mine {
+		for _, b := range mine[:i] {
+			if network.ListenOverlap(a.spec, b.spec) {
+				return fmt.Errorf("%w: proxy devices %q and %q both listen on %s", api.ErrConflict, b.device, a.device, a.spec.Listen)
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	others, err := allProxiesTx(ctx, tx, instName)
+	if err != nil {
+		return err
+	}
+	for _, a := range mine {
+		for _, o := range others {
+			if network.ListenOverlap(a.spec, o.spec) {
+				return fmt.Errorf("%w: device %q: listen address %s is already in use by device %q of instance %q (%s)", api.ErrConflict, a.device, a.spec.Listen, o.device, o.instance, o.spec.Listen)
+			}
+		}
+	}
+	return nil
 }
 
 // leaseHolderFunc returns the MAC holding a live DHCP lease of ip on a

@@ -207,3 +207,38 @@ func TestLiveLeases(t *testing.T) {
 		t.Fatal("liveLeases modified its input")
 	}
 }
+
+// TestCheckProxyClash checks that overlapping listen addresses are refused
+// on one instance and across instances, running or not.
+func TestCheckProxyClash(t *testing.T) {
+	_, tx := nicTestDB(t)
+	ctx := context.Background()
+	proxy := func(listen string) map[string]string {
+		return map[string]string{"type": "proxy", "listen": listen, "connect": "tcp:127.0.0.1:80"}
+	}
+	a := db.Instance{Name: "a", Type: "container", CreationState: "created", IdmapBase: 1,
+		Config: map[string]string{}, Devices: api.Devices{"web": proxy("tcp:0.0.0.0:8080")}, Profiles: []string{}}
+	if err := tx(func(tx *db.Tx) error { return tx.InstanceCreate(ctx, &a) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		devs api.Devices
+		want string
+	}{
+		{api.Devices{"www": proxy("tcp:127.0.0.1:8080")}, `in use by device "web" of instance "a"`},
+		{api.Devices{"p1": proxy("tcp:10.0.0.1:9000"), "p2": proxy("tcp:0.0.0.0:9000")}, `proxy devices "p1" and "p2" both listen`},
+		{api.Devices{"ok": proxy("tcp:0.0.0.0:8081"), "udp": {"type": "proxy", "listen": "udp:0.0.0.0:8080", "connect": "udp:127.0.0.1:53"}}, ""},
+	} {
+		err := tx(func(tx *db.Tx) error { return checkProxyClash(ctx, tx, "b", c.devs) })
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%v: %v", c.devs, err)
+		case c.want != "" && (!errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%v: err = %v, want a conflict with %q", c.devs, err, c.want)
+		}
+	}
+	// An instance's own devices are not counted twice.
+	if err := tx(func(tx *db.Tx) error { return checkProxyClash(ctx, tx, "a", a.Devices) }); err != nil {
+		t.Errorf("a against itself: %v", err)
+	}
+}

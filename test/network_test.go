@@ -3,6 +3,7 @@ package test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -218,6 +219,9 @@ func TestGuestsOnABridge(t *testing.T) {
 		t.Fatalf("through the proxy: %q", got)
 	}
 	mustFail(t, "in use", "config", "device", "add", "g2", "web", "proxy", "listen=tcp:0.0.0.0:18080", "connect=tcp:127.0.0.1:80")
+	// Also on the same instance, and on a stopped one (it could never start).
+	mustFail(t, "both listen", "config", "device", "add", "g1", "web2", "proxy", "listen=tcp:127.0.0.1:18080", "connect=tcp:127.0.0.1:80")
+	mustFail(t, "in use by device \"web\" of instance \"g1\"", "config", "device", "add", "g4", "web", "proxy", "listen=tcp:127.0.0.1:18080", "connect=tcp:127.0.0.1:80")
 
 	// Everything survives a daemon restart: addresses, names, forwards.
 	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
@@ -282,39 +286,50 @@ func fetchInNetns(t *testing.T, url string) string {
 }
 
 func dialInNetns(network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+	return dialIn(suite.netns, network, addr)
+}
+
+// dialIn connects to addr from inside the named network namespace.
+func dialIn(ns, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := doInNetns(ns, func() error {
+		var err error
+		c, err = net.DialTimeout(network, addr, 5*time.Second)
+		return err
+	})
+	return c, err
+}
+
+// doInNetns runs f on a thread moved into the named network namespace:
+// sockets f creates belong to that namespace for their whole life.
+func doInNetns(ns string, f func() error) error {
+	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			return
 		}
 		defer orig.Close()
-		target, err := os.Open("/run/netns/" + suite.netns)
+		target, err := os.Open("/run/netns/" + ns)
 		if err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			return
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			return
 		}
-		c, err := net.DialTimeout(network, addr, 5*time.Second)
-		ch <- result{c, err}
+		errc <- f()
 		// Only a thread back in its own namespace may serve other
 		// goroutines; otherwise it stays locked and dies with this one.
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-errc
 }
 
 // dnsmasqOf returns the pid of a dnsmasq run for the named network of the
@@ -391,4 +406,77 @@ func TestNetworkLeftoversRemovedAtStart(t *testing.T) {
 	// The name is free again.
 	must(t, "network", "create", "e2eorph", "ipv4.address=10.231.11.1/24", "ipv4.nat=false")
 	must(t, "network", "delete", "e2eorph")
+}
+
+// TestProfileNICAndProxyChecks checks that a profile change gets the same
+// nic and forward checks as a change of each instance using it: a
+// reservation or MAC two users would share, a forward two users would
+// both bind, and one whose port is taken are refused, and nothing changes.
+func TestProfileNICAndProxyChecks(t *testing.T) {
+	c := suite.client()
+	cleanupInstance(t, "pn1", "pn2")
+	t.Cleanup(func() {
+		c.DeleteProfile(context.Background(), "e2epn")
+		c.DeleteProfile(context.Background(), "e2epn2")
+		lxmgr(t, "network", "delete", "e2epn")
+	})
+	must(t, "network", "create", "e2epn", "ipv4.address=10.231.12.1/24", "ipv4.nat=false")
+	must(t, "profile", "create", "e2epn")
+	must(t, "profile", "device", "add", "e2epn", "eth0", "nic", "network=e2epn", "name=eth0")
+	must(t, "profile", "create", "e2epn2")
+	for _, g := range []string{"pn1", "pn2"} {
+		must(t, "create", "busybox", g, "-p", "default", "-p", "e2epn")
+	}
+	must(t, "profile", "add", "pn1", "e2epn2")
+	must(t, "start", "pn1")
+	mac1 := find(listJSON(t), "pn1").ExpandedConfig["volatile.eth0.hwaddr"]
+	if mac1 == "" {
+		t.Fatal("pn1 has no MAC")
+	}
+
+	// A port of the daemon's namespace taken by someone else.
+	var taken net.Listener
+	if err := doInNetns(suite.netns, func() error {
+		var err error
+		taken, err = net.Listen("tcp", "0.0.0.0:18096")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	before := must(t, "profile", "show", "e2epn") + must(t, "profile", "show", "e2epn2")
+	instConf := func() string {
+		out := ""
+		for _, g := range []string{"pn1", "pn2"} {
+			i := find(listJSON(t), g)
+			out += fmt.Sprint(i.ExpandedConfig, i.ExpandedDevices, i.Config, i.Devices)
+		}
+		return out
+	}
+	instBefore := instConf()
+	bad := []struct {
+		want string
+		args []string
+	}{
+		{"already used", []string{"profile", "device", "set", "e2epn", "eth0", "ipv4.address=10.231.12.50"}},
+		{"already used", []string{"profile", "device", "set", "e2epn", "eth0", "hwaddr=" + strings.ToUpper(strings.ReplaceAll(mac1, ":", "-"))}},
+		{"in use by device", []string{"profile", "device", "add", "e2epn", "web", "proxy", "listen=tcp:0.0.0.0:18095", "connect=tcp:127.0.0.1:80"}},
+		{"in use", []string{"profile", "device", "add", "e2epn2", "web", "proxy", "listen=tcp:0.0.0.0:18096", "connect=tcp:127.0.0.1:80"}},
+	}
+	for _, b := range bad {
+		mustFail(t, b.want, b.args...)
+	}
+	if after := must(t, "profile", "show", "e2epn") + must(t, "profile", "show", "e2epn2"); after != before {
+		t.Errorf("refused profile changes altered the profiles:\n%s\nwas:\n%s", after, before)
+	}
+	if after := instConf(); after != instBefore {
+		t.Errorf("refused profile changes altered the instances:\n%s\nwas:\n%s", after, instBefore)
+	}
+	// One user only: the same changes are fine, and the forward works.
+	must(t, "profile", "device", "add", "e2epn2", "web", "proxy", "listen=tcp:0.0.0.0:18097", "connect=tcp:127.0.0.1:80")
+	must(t, "exec", "pn1", "--", "sh", "-c", "mkdir -p /www && echo via-profile > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
+	if got := fetchInNetns(t, "http://127.0.0.1:18097/"); got != "via-profile\n" {
+		t.Errorf("forward added through a profile: %q", got)
+	}
 }
