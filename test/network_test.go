@@ -124,9 +124,16 @@ func TestNetworkCreateValidateDelete(t *testing.T) {
 	if out := must(t, "network", "info", "e2enat2"); !strings.Contains(out, "10.231.7.1") {
 		t.Fatalf("network info:\n%s", out)
 	}
+	// The masquerade rule of a NAT network exists right up to its delete,
+	// and goes with it.
+	must(t, "network", "set", "e2enat2", "ipv4.nat=true")
+	masq := `ip saddr 10.231.7.0/24 ip daddr != 10.231.7.0/24 masquerade comment "lxmgr net e2enat2"`
+	if rs := ruleset(t); !strings.Contains(rs, masq) {
+		t.Fatalf("no masquerade rule for e2enat2 before its delete:\n%s", rs)
+	}
 	must(t, "network", "delete", "e2enat2")
-	if strings.Contains(ruleset(t), "10.231.7.0/24") || hasLink(t, "e2enat2") {
-		t.Fatal("firewall rule or bridge left after delete")
+	if rs := ruleset(t); strings.Contains(rs, "10.231.7.0/24") || strings.Contains(rs, "e2enat2") || hasLink(t, "e2enat2") {
+		t.Fatalf("firewall rule or bridge left after delete:\n%s", rs)
 	}
 }
 
@@ -302,7 +309,10 @@ func dialIn(ns, network, addr string) (net.Conn, error) {
 
 // doInNetns runs f on a thread moved into the named network namespace:
 // sockets f creates belong to that namespace for their whole life.
-func doInNetns(ns string, f func() error) error {
+func doInNetns(ns string, f func() error) error { return doInNetnsPath("/run/netns/"+ns, f) }
+
+// doInNetnsPath is doInNetns for a namespace file (/proc/PID/ns/net).
+func doInNetnsPath(nsPath string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
@@ -312,7 +322,7 @@ func doInNetns(ns string, f func() error) error {
 			return
 		}
 		defer orig.Close()
-		target, err := os.Open("/run/netns/" + ns)
+		target, err := os.Open(nsPath)
 		if err != nil {
 			errc <- err
 			return
@@ -478,5 +488,116 @@ func TestProfileNICAndProxyChecks(t *testing.T) {
 	must(t, "exec", "pn1", "--", "sh", "-c", "mkdir -p /www && echo via-profile > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
 	if got := fetchInNetns(t, "http://127.0.0.1:18097/"); got != "via-profile\n" {
 		t.Errorf("forward added through a profile: %q", got)
+	}
+}
+
+// outsideNetns makes a namespace of the test's own joined to the daemon's
+// by a veth pair on 10.231.250.0/30 (daemon side .1, outside .2): "a
+// machine outside" for forwards. It is removed when the test ends.
+func outsideNetns(t *testing.T) string {
+	t.Helper()
+	ns := "lxmgr-e2e-out-" + itoa(os.Getpid())
+	t.Cleanup(func() {
+		inNetns(t, "ip", "link", "del", "e2eout0")
+		exec.Command("ip", "netns", "del", ns).Run()
+	})
+	steps := [][]string{
+		{"ip", "netns", "add", ns},
+		{"ip", "-n", suite.netns, "link", "add", "e2eout0", "type", "veth", "peer", "name", "e2eout1", "netns", ns},
+		{"ip", "-n", suite.netns, "addr", "add", "10.231.250.1/30", "dev", "e2eout0"},
+		{"ip", "-n", suite.netns, "link", "set", "e2eout0", "up"},
+		{"ip", "-n", ns, "addr", "add", "10.231.250.2/30", "dev", "e2eout1"},
+		{"ip", "-n", ns, "link", "set", "e2eout1", "up"},
+		{"ip", "-n", ns, "link", "set", "lo", "up"},
+	}
+	for _, st := range steps {
+		if out, err := exec.Command(st[0], st[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", st, err, out)
+		}
+	}
+	return ns
+}
+
+// udpEcho serves a UDP echo on addr inside a namespace (a guest's) until
+// the test ends.
+func udpEcho(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := doInNetnsPath(nsPath, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("udp echo in %s: %v", nsPath, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+}
+
+// udpAsk sends msg to addr from inside a namespace and returns the reply.
+func udpAsk(ns, addr, msg string) (string, error) {
+	c, err := dialIn(ns, "udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	for range 3 { // UDP: a lost datagram is tried again
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err = c.Write([]byte(msg)); err != nil {
+			return "", err
+		}
+		var n int
+		if n, err = c.Read(buf); err == nil {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", err
+}
+
+// TestProxyFromOutsideAndUDP checks port forwards as a hoster's customers
+// use them: TCP and UDP, from the host itself and from another machine (a
+// namespace of the test's own, routed to the daemon's through a veth).
+func TestProxyFromOutsideAndUDP(t *testing.T) {
+	cleanupInstance(t, "px1")
+	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2epx") })
+	must(t, "network", "create", "e2epx", "ipv4.address=10.231.13.1/24", "ipv4.nat=false")
+	must(t, "launch", "busybox", "px1", "-d", "eth0,network=e2epx", "--wait")
+	must(t, "exec", "px1", "--", "sh", "-c", "mkdir -p /www && echo hello-outside > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
+	if ip := ipv4Of(t, "px1"); !strings.HasPrefix(ip, "10.231.13.") {
+		t.Fatalf("px1 is not on e2epx: address %q", ip)
+	}
+	udpEcho(t, fmt.Sprintf("/proc/%d/ns/net", stateOf(t, "px1").Pid), "127.0.0.1:5353")
+	must(t, "config", "device", "add", "px1", "web", "proxy", "listen=tcp:0.0.0.0:18081", "connect=tcp:127.0.0.1:80")
+	must(t, "config", "device", "add", "px1", "dns", "proxy", "listen=udp:0.0.0.0:18053", "connect=udp:127.0.0.1:5353")
+	out := outsideNetns(t)
+
+	if got := fetchInNetns(t, "http://127.0.0.1:18081/"); got != "hello-outside\n" {
+		t.Errorf("tcp from the host: %q", got)
+	}
+	if got, err := udpAsk(suite.netns, "127.0.0.1:18053", "from-host"); err != nil || got != "from-host" {
+		t.Errorf("udp from the host: %q, %v", got, err)
+	}
+	c, err := dialIn(out, "tcp", "10.231.250.1:18081")
+	if err != nil {
+		t.Fatalf("tcp from outside: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	if body, _ := io.ReadAll(c); !strings.HasSuffix(string(body), "\r\n\r\nhello-outside\n") {
+		t.Errorf("tcp from outside: %q", body)
+	}
+	if got, err := udpAsk(out, "10.231.250.1:18053", "from-outside"); err != nil || got != "from-outside" {
+		t.Errorf("udp from outside: %q, %v", got, err)
 	}
 }
