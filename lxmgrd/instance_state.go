@@ -115,6 +115,9 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	if err != nil {
 		return err
 	}
+	if err := checkHostNames(inst, profs); err != nil {
+		return err
+	}
 	spec, err := d.spec(inst, profs)
 	if err != nil {
 		return err

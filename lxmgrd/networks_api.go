@@ -140,6 +140,10 @@ func (d *daemon) networksPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, fmt.Errorf("%w: an interface called %q already exists on the host", api.ErrConflict, req.Name))
 		return
 	}
+	if err := d.refuseHostName(ctx, req.Name); err != nil {
+		errorResponse(w, err)
+		return
+	}
 	n := db.Network{Name: req.Name, Description: req.Description, Type: "bridge", Config: cfg}
 	rev := revert.New()
 	defer rev.Fail()
@@ -322,6 +326,10 @@ func (d *daemon) networkPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, fmt.Errorf("%w: an interface called %q already exists on the host", api.ErrConflict, req.Name))
 		return
 	}
+	if err := d.refuseHostName(ctx, req.Name); err != nil {
+		errorResponse(w, err)
+		return
+	}
 	// Down first, then the inventory: whatever fails leaves a row that
 	// describes what is (or what the next start brings up).
 	if err := d.stopNetwork(n.Name); err != nil {
@@ -345,6 +353,21 @@ func (d *daemon) networkPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	emptySync(w)
+}
+
+// refuseHostName fails when a nic's host_name (of a guest that may be
+// stopped, so without its veth) is the name a bridge would take.
+func (d *daemon) refuseHostName(ctx context.Context, name string) error {
+	nics, err := d.allNICs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nics {
+		if n.hostName == name {
+			return fmt.Errorf("%w: %q is the host_name of device %q of instance %q", api.ErrConflict, name, n.device, n.instance)
+		}
+	}
+	return nil
 }
 
 // refuseInUse fails when instances or profiles use the network.

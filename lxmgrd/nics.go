@@ -27,6 +27,7 @@ type nicInfo struct {
 	network          string // managed network ("" when on a parent bridge)
 	bridge           string
 	name             string // interface name in the guest
+	hostName         string // host side of the veth pair
 	hwaddr           string
 	ipv4             netip.Addr // static address, if any
 }
@@ -44,6 +45,10 @@ func nicsOf(inst db.Instance, devs api.Devices) []nicInfo {
 		}
 		if n.name == "" {
 			n.name = dname
+		}
+		n.hostName = dev["host_name"]
+		if n.hostName == "" {
+			n.hostName = hostVeth(inst.Name, dname)
 		}
 		n.hwaddr = dev["hwaddr"]
 		if n.hwaddr == "" {
@@ -237,7 +242,9 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 	}
 	usedMAC := map[string]string{}
 	usedIP := map[string]string{}
+	usedHost := map[string]string{}
 	for _, o := range others {
+		usedHost[o.hostName] = o.instance
 		if o.hwaddr != "" {
 			usedMAC[o.hwaddr] = o.instance
 		}
@@ -271,6 +278,13 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 			return fmt.Errorf("%w: device %q: MAC address %s is already used by instance %q", api.ErrConflict, n.device, n.hwaddr, owner)
 		}
 		usedMAC[n.hwaddr] = inst.Name
+		if owner, dup := usedHost[n.hostName]; dup {
+			return fmt.Errorf("%w: device %q: host_name %q is already used by instance %q", api.ErrConflict, n.device, n.hostName, owner)
+		}
+		usedHost[n.hostName] = inst.Name
+		if _, err := tx.NetworkGet(ctx, n.hostName); err == nil {
+			return fmt.Errorf("%w: device %q: host_name %q is the name of a managed network", api.ErrConflict, n.device, n.hostName)
+		}
 		if n.ipv4.IsValid() {
 			if err := checkStaticIP(ctx, tx, n); err != nil {
 				return err
@@ -346,13 +360,29 @@ func newMAC(used map[string]string) (string, error) {
 	return "", fmt.Errorf("could not find a free MAC address")
 }
 
+// checkHostNames fails when a nic's host_name is taken by an interface on
+// the host. The guest is stopped, so its own veths do not exist: whatever
+// holds the name belongs to someone else, and liblxc's error would not say.
+func checkHostNames(inst db.Instance, profs []api.Profile) error {
+	_, devs := expand(inst, profs)
+	for _, n := range nicsOf(inst, devs) {
+		if devs[n.device]["host_name"] == "" {
+			continue
+		}
+		if _, err := network.Link(n.hostName); err == nil {
+			return fmt.Errorf("%w: device %q: host_name %q: an interface of that name already exists on the host", api.ErrConflict, n.device, n.hostName)
+		}
+	}
+	return nil
+}
+
 // specNICs turns an instance's nics into the driver's veth definitions.
 func specNICs(inst db.Instance, devs api.Devices) []instance.NIC {
 	var out []instance.NIC
 	for _, n := range nicsOf(inst, devs) {
 		mtu := 0
 		fmt.Sscan(devs[n.device]["mtu"], &mtu)
-		out = append(out, instance.NIC{Name: n.name, Bridge: n.bridge, HWAddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), MTU: mtu})
+		out = append(out, instance.NIC{Name: n.name, Bridge: n.bridge, HWAddr: n.hwaddr, HostName: n.hostName, MTU: mtu})
 	}
 	return out
 }
@@ -362,7 +392,7 @@ func specNICs(inst db.Instance, devs api.Devices) []instance.NIC {
 func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool) map[string]api.InstanceStateNetwork {
 	out := map[string]api.InstanceStateNetwork{}
 	for _, n := range nicsOf(inst, devs) {
-		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
+		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: n.hostName, State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
 		if n.network != "" {
 			for _, l := range d.leasesByMAC(n.network, n.hwaddr) {
 				if l.IP.IsValid() {
@@ -402,7 +432,7 @@ func applyNICLimits(inst db.Instance, devs api.Devices) error {
 				return fmt.Errorf("device %q: %w", n.device, err)
 			}
 		}
-		link := hostVeth(inst.Name, n.device)
+		link := n.hostName
 		if in == 0 && out == 0 {
 			if err := network.ClearLinkLimits(link); err != nil {
 				return fmt.Errorf("device %q: clear limits: %w", n.device, err)
@@ -423,7 +453,7 @@ func clearNICLimits(inst db.Instance, devs api.Devices) {
 		if devs[n.device]["limits.ingress"] == "" && devs[n.device]["limits.egress"] == "" {
 			continue
 		}
-		if err := network.ClearLinkLimits(hostVeth(inst.Name, n.device)); err != nil {
+		if err := network.ClearLinkLimits(n.hostName); err != nil {
 			slog.Warn("clear nic limits", "instance", inst.Name, "device", n.device, "err", err)
 		}
 	}

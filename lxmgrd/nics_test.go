@@ -242,3 +242,34 @@ func TestCheckProxyClash(t *testing.T) {
 		t.Errorf("a against itself: %v", err)
 	}
 }
+
+// TestPrepareNICsHostName checks that a nic's host_name is unique among all
+// guests' veths (given or generated) and is no managed network's name.
+func TestPrepareNICsHostName(t *testing.T) {
+	_, tx := nicTestDB(t)
+	nic := func(host string) api.Devices {
+		return api.Devices{"eth0": {"type": "nic", "network": "net1", "host_name": host}}
+	}
+	if err := createNICInstance(t, tx, "a", 1, nic("vetha")); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ host, want string }{
+		{"vetha", `host_name "vetha" is already used by instance "a"`},
+		{"net1", "name of a managed network"},
+	} {
+		if err := createNICInstance(t, tx, "b", 2, nic(c.host)); !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("host_name %s: err = %v, want %q", c.host, err, c.want)
+		}
+	}
+	// A generated name counts too.
+	if err := createNICInstance(t, tx, "c", 3, api.Devices{"eth0": {"type": "nic", "network": "net1"}}); err != nil {
+		t.Fatal(err)
+	}
+	gen := hostVeth("c", "eth0")
+	if err := createNICInstance(t, tx, "b", 2, nic(gen)); !errors.Is(err, api.ErrConflict) {
+		t.Errorf("host_name %s (c's generated veth): err = %v, want a conflict", gen, err)
+	}
+	if err := createNICInstance(t, tx, "b", 2, nic("vethb")); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -172,14 +172,24 @@ func TestGuestsOnABridge(t *testing.T) {
 	must(t, "exec", "g2", "--", "ping", "-c1", "-W3", ip1)
 	must(t, "exec", "g1", "--", "ping", "-c1", "-W3", "10.231.9.1")
 
-	// A static address is honoured, also after a restart.
+	// A static address is honoured, also after a restart; the nic's mtu
+	// and host_name too.
 	must(t, "create", "busybox", "g3", "-p", "default", "-p", "e2elan")
-	must(t, "config", "device", "add", "g3", "eth0", "nic", "network=e2elan", "name=eth0", "ipv4.address=10.231.9.77")
+	must(t, "config", "device", "add", "g3", "eth0", "nic", "network=e2elan", "name=eth0", "ipv4.address=10.231.9.77", "mtu=1400", "host_name=e2eg3host")
 	must(t, "start", "g3")
 	waitIP(t, "g3", "10.231.9.77")
+	if out := must(t, "exec", "g3", "--", "cat", "/sys/class/net/eth0/mtu"); strings.TrimSpace(out) != "1400" {
+		t.Errorf("g3's eth0 mtu = %q, want 1400", out)
+	}
+	if !hasLink(t, "e2eg3host") || find(listJSON(t), "g3").State.Network["eth0"].HostName != "e2eg3host" {
+		t.Errorf("g3's veth is not called e2eg3host on the host")
+	}
 	mac3 := find(listJSON(t), "g3").ExpandedConfig["volatile.eth0.hwaddr"]
 	must(t, "restart", "g3")
 	waitIP(t, "g3", "10.231.9.77")
+	// The lease outlives the restart, so list alone proves nothing: the
+	// guest itself must hold the address again.
+	waitGuestIP(t, "g3", "10.231.9.77/24")
 	if got := find(listJSON(t), "g3").ExpandedConfig["volatile.eth0.hwaddr"]; got != mac3 || mac3 == "" {
 		t.Errorf("MAC changed across a restart: %q -> %q", mac3, got)
 	}
@@ -210,9 +220,20 @@ func TestGuestsOnABridge(t *testing.T) {
 		mustFail(t, b.want, "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", b.kv)
 	}
 	mustFail(t, "does not exist", "config", "device", "add", "g4", "eth1", "nic", "network=nosuchnet")
+	mustFail(t, "already used by instance \"g3\"", "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", "host_name=e2eg3host")
+	mustFail(t, "managed network", "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", "host_name=e2elan")
 	if after := find(listJSON(t), "g4"); len(after.Devices) != len(before.Devices) || len(after.Config) != len(before.Config) {
 		t.Fatalf("refused nic changes altered g4: %v %v", after.Devices, after.Config)
 	}
+	// A host_name taken on the host by an interface of someone else's
+	// stops the start with a clear error.
+	if out, err := inNetns(t, "ip", "link", "add", "e2etaken", "type", "bridge"); err != nil {
+		t.Fatalf("add bridge: %v: %s", err, out)
+	}
+	t.Cleanup(func() { inNetns(t, "ip", "link", "del", "e2etaken") })
+	must(t, "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", "host_name=e2etaken")
+	mustFail(t, "already exists on the host", "start", "g4")
+	must(t, "config", "device", "remove", "g4", "eth1")
 	mustFail(t, "in use", "network", "delete", "e2elan")
 	if out := must(t, "network", "info", "e2elan"); !strings.Contains(out, ip1) || !strings.Contains(out, "10.231.9.77") || !strings.Contains(out, "g2") {
 		t.Errorf("network info lacks leases or users:\n%s", out)
@@ -265,6 +286,22 @@ func waitIP(t *testing.T, name, want string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("%s never got %s (has %q)", name, want, ipv4Of(t, name))
+}
+
+// waitGuestIP waits up to 20 s for the guest's own eth0 to carry want
+// (an address with its prefix length), asked inside the guest.
+func waitGuestIP(t *testing.T, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	out := ""
+	for time.Now().Before(deadline) {
+		out = lxmgr(t, "exec", name, "--", "ip", "-4", "addr", "show", "eth0").stdout
+		if strings.Contains(out, "inet "+want+" ") {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s's eth0 never got %s:\n%s", name, want, out)
 }
 
 // fetchInNetns does an HTTP GET of url from inside the suite's network
