@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
@@ -387,9 +389,12 @@ func specNICs(inst db.Instance, devs api.Devices) []instance.NIC {
 	return out
 }
 
-// networkState builds the network part of an instance's state from the
-// DHCP leases (and, with counters, netlink): nothing enters the guest.
-func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool) map[string]api.InstanceStateNetwork {
+// networkState builds the network part of an instance's state: addresses
+// from the DHCP leases, or, for a nic without a live lease (no DHCP on its
+// network, a parent bridge, an address set inside the guest), from the
+// guest's interface read through netlink in the namespace of its init pid;
+// with counters, the host side's counters. Nothing enters the guest.
+func (d *daemon) networkState(inst db.Instance, devs api.Devices, pid int, counters bool) map[string]api.InstanceStateNetwork {
 	out := map[string]api.InstanceStateNetwork{}
 	for _, n := range nicsOf(inst, devs) {
 		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: n.hostName, State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
@@ -398,6 +403,15 @@ func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool)
 				if l.IP.IsValid() {
 					st.Addresses = append(st.Addresses, api.InstanceStateNetworkAddress{Family: "inet", Address: l.IP.String(), Netmask: d.netmaskOf(n.network), Scope: "global"})
 				}
+			}
+		}
+		if len(st.Addresses) == 0 && pid > 0 {
+			for _, p := range d.guestAddrs.get(pid, n.name) {
+				fam := "inet"
+				if p.Addr().Is6() {
+					fam = "inet6"
+				}
+				st.Addresses = append(st.Addresses, api.InstanceStateNetworkAddress{Family: fam, Address: p.Addr().String(), Netmask: strconv.Itoa(p.Bits()), Scope: "global"})
 			}
 		}
 		if counters {
@@ -411,6 +425,64 @@ func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool)
 		out[n.name] = st
 	}
 	return out
+}
+
+// guestAddrTTL is how long a netlink read of a guest's addresses is reused:
+// short enough that list shows a new address within a second, long enough
+// that listing hundreds of guests in a row opens one socket per guest at
+// most once.
+const guestAddrTTL = 500 * time.Millisecond
+
+// guestAddrCache keeps recent netlink reads of guests' interface addresses,
+// keyed by init pid and interface name (a restarted guest has a new pid).
+type guestAddrCache struct {
+	mu    sync.Mutex
+	m     map[guestAddrKey]guestAddrEntry
+	swept time.Time
+}
+
+type guestAddrKey struct {
+	pid    int
+	ifname string
+}
+
+type guestAddrEntry struct {
+	at    time.Time
+	addrs []netip.Prefix
+}
+
+// get returns the addresses of ifname in the network namespace of pid,
+// read at most guestAddrTTL ago; nil when they cannot be read (the guest
+// just stopped, no such interface).
+func (c *guestAddrCache) get(pid int, ifname string) []netip.Prefix {
+	now := time.Now()
+	k := guestAddrKey{pid, ifname}
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < guestAddrTTL {
+		return e.addrs
+	}
+	addrs, err := network.GuestAddresses(fmt.Sprintf("/proc/%d/ns/net", pid), ifname)
+	if err != nil {
+		addrs = nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[guestAddrKey]guestAddrEntry{}
+	}
+	c.m[k] = guestAddrEntry{at: now, addrs: addrs}
+	// Entries of stopped guests would otherwise stay forever.
+	if now.Sub(c.swept) > 10*time.Second {
+		for k, e := range c.m {
+			if now.Sub(e.at) > guestAddrTTL {
+				delete(c.m, k)
+			}
+		}
+		c.swept = now
+	}
+	return addrs
 }
 
 // applyNICLimits shapes the host side of each nic with limits.ingress /

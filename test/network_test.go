@@ -638,3 +638,41 @@ func TestProxyFromOutsideAndUDP(t *testing.T) {
 		t.Errorf("udp from outside: %q, %v", got, err)
 	}
 }
+
+// TestAddressWithoutDHCPShown checks that list shows an address the guest
+// set itself on a network without DHCP (no lease to read: the daemon reads
+// the guest's interface through netlink), within about a second.
+func TestAddressWithoutDHCPShown(t *testing.T) {
+	cleanupInstance(t, "nd1")
+	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2enodhcp") })
+	must(t, "network", "create", "e2enodhcp", "ipv4.address=10.231.14.1/24", "ipv4.dhcp=false", "ipv4.nat=false")
+	must(t, "launch", "busybox", "nd1", "-d", "eth0,network=e2enodhcp", "--wait")
+	if ip := ipv4Of(t, "nd1"); ip != "" {
+		t.Fatalf("nd1 has an address before it set one: %q", ip)
+	}
+	// The image's DHCP client would flush the address when it gives up.
+	must(t, "exec", "nd1", "--", "sh", "-c", "killall udhcpc; while pidof udhcpc >/dev/null; do sleep 0.1; done; ip addr add 10.231.14.5/24 dev eth0")
+	set := time.Now()
+	for ipv4Of(t, "nd1") != "10.231.14.5" {
+		if time.Since(set) > 1500*time.Millisecond {
+			t.Fatalf("list does not show the guest's own address after %s: %q", time.Since(set), ipv4Of(t, "nd1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("address listed %s after the guest set it", time.Since(set).Round(time.Millisecond))
+	st := find(listJSON(t), "nd1").State.Network["eth0"]
+	for _, a := range st.Addresses {
+		if a.Address == "10.231.14.5" && a.Netmask != "24" {
+			t.Errorf("netmask of the guest's address = %q, want 24", a.Netmask)
+		}
+	}
+	// And it goes when the guest drops it.
+	must(t, "exec", "nd1", "--", "ip", "addr", "del", "10.231.14.5/24", "dev", "eth0")
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for ipv4Of(t, "nd1") != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("list still shows a dropped address: %q", ipv4Of(t, "nd1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
