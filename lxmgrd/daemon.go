@@ -41,8 +41,9 @@ type daemon struct {
 	pools   map[string]storage.Driver
 	spares  spareTimers
 
-	net     netState
-	proxies *network.Proxies
+	net        netState
+	guestAddrs guestAddrCache // netlink reads of guests' addresses
+	proxies    *network.Proxies
 
 	// shutdownCh is closed when a host power-off was asked for (SIGPWR or
 	// PUT /internal/shutdown): serve returns after the guests are stopped.

@@ -191,7 +191,10 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		if (cfg["security.privileged"] == "true") != (inst.IdmapBase == 0) {
 			return fmt.Errorf("%w: security.privileged cannot change after creation", api.ErrInvalid)
 		}
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+		if err := prepareNICs(ctx, tx, &inst, devs, d.leaseHolder); err != nil {
+			return err
+		}
+		if err := checkProxyClash(ctx, tx, inst.Name, devs); err != nil {
 			return err
 		}
 		if running {

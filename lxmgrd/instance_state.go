@@ -103,11 +103,13 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 		return fmt.Errorf("%w: instance %q is already %s", errBusy, name, statusCode(st.Status))
 	}
 	// A profile may have given the instance a nic since it was last
-	// checked: give it a MAC and validate it now.
+	// checked: give it a MAC and validate it now. Leases are not asked:
+	// a reservation checked when it was made is in dnsmasq's hosts since,
+	// and a start must not fail on a lease that is about to end.
 	err = d.db.Transaction(ctx, func(tx *db.Tx) error {
 		_, devs := expand(inst, profs)
 		before := maps.Clone(inst.Config)
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+		if err := prepareNICs(ctx, tx, &inst, devs, nil); err != nil {
 			return err
 		}
 		if !maps.Equal(before, inst.Config) {
@@ -116,6 +118,9 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := checkHostNames(inst, profs); err != nil {
 		return err
 	}
 	spec, err := d.spec(inst, profs)

@@ -84,7 +84,7 @@ func (d *daemon) stateOf(inst db.Instance, devs api.Devices, withUsage bool) *ap
 		Disk: map[string]api.InstanceStateDisk{}, Network: map[string]api.InstanceStateNetwork{},
 	}
 	if st.Pid != 0 {
-		out.Network = d.networkState(inst, devs, withUsage)
+		out.Network = d.networkState(inst, devs, st.Pid, withUsage)
 	}
 	if withUsage {
 		if pool, err := d.pool(inst.Pool); err == nil {

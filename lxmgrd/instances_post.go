@@ -97,7 +97,10 @@ func (d *daemon) insertInstance(ctx context.Context, tx *db.Tx, inst *db.Instanc
 			return "", err
 		}
 	}
-	if err := prepareNICs(ctx, tx, inst, devs); err != nil {
+	if err := prepareNICs(ctx, tx, inst, devs, d.leaseHolder); err != nil {
+		return "", err
+	}
+	if err := checkProxyClash(ctx, tx, inst.Name, devs); err != nil {
 		return "", err
 	}
 	if start {

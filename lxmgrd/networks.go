@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -72,6 +73,7 @@ func (d *daemon) initNetworks(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	d.sweepNetworks(nets)
 	for _, n := range nets {
 		if err := d.applyNetwork(ctx, n); err != nil {
 			// One broken network must not keep the daemon (and the guests
@@ -161,6 +163,9 @@ func (d *daemon) applyNetwork(ctx context.Context, n db.Network) error {
 	if err := network.EnsureBridge(n.Name, gw, mtu); err != nil {
 		return err
 	}
+	if err := d.recordBridge(n.Name); err != nil {
+		return err
+	}
 	d.net.prefixes.Store(n.Name, gw)
 	if !gw.IsValid() {
 		return network.StopDNSMasq(d.networkDir(n.Name))
@@ -170,6 +175,72 @@ func (d *daemon) applyNetwork(ctx context.Context, n db.Network) error {
 		return err
 	}
 	return m.Start(ctx)
+}
+
+// bridgeMarker is the file in a network's directory recording the interface
+// index of its bridge: the proof, once the network is gone from the
+// inventory, that a bridge of that name is still the one the daemon made
+// (a host bridge of the same name made later has another index).
+const bridgeMarker = "bridge.ifindex"
+
+// recordBridge writes the bridge's index into its network's directory.
+func (d *daemon) recordBridge(name string) error {
+	st, err := network.Link(name)
+	if err != nil {
+		return err
+	}
+	dir := d.networkDir(name)
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, bridgeMarker)
+	text := strconv.Itoa(st.Index) + "\n"
+	if old, err := os.ReadFile(path); err == nil && string(old) == text {
+		return nil
+	}
+	if err := os.WriteFile(path+".tmp", []byte(text), 0o644); err != nil {
+		return fmt.Errorf("record bridge of network %q: %w", name, err)
+	}
+	return os.Rename(path+".tmp", path)
+}
+
+// sweepNetworks removes what the daemon set up for networks that are no
+// longer in the inventory (a crash or failure in the middle of a delete or
+// rename): the dnsmasq of each such directory under networks/, the bridge
+// when the directory proves it is the one the daemon made, and the
+// directory. A bridge without that proof is the host's and stays.
+func (d *daemon) sweepNetworks(nets []db.Network) {
+	known := map[string]bool{}
+	for _, n := range nets {
+		known[n.Name] = true
+	}
+	ents, err := os.ReadDir(filepath.Join(d.dir, "networks"))
+	if err != nil {
+		slog.Warn("look for leftover networks", "err", err)
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if !e.IsDir() || known[name] || network.ValidateName(name) != nil {
+			continue
+		}
+		dir := d.networkDir(name)
+		if err := network.StopDNSMasq(dir); err != nil {
+			slog.Error("leftover network: stop dnsmasq", "network", name, "err", err)
+			continue
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, bridgeMarker)); err == nil {
+			index, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err := network.DeleteOwnedBridge(name, index); err != nil {
+				slog.Warn("leftover network: bridge left alone", "network", name, "err", err)
+			}
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			slog.Error("leftover network: remove directory", "network", name, "err", err)
+			continue
+		}
+		slog.Info("removed leftover of a deleted network", "network", name)
+	}
 }
 
 // dnsmasqFor describes the dnsmasq of a network with its current guests.
@@ -261,16 +332,44 @@ func (d *daemon) syncFirewall(ctx context.Context) error {
 	return network.SyncFirewall(ctx, rules)
 }
 
-// leasesOf returns a network's DHCP leases, re-reading dnsmasq's lease file
-// only when it changed.
+// leasesOf returns a network's live DHCP leases, re-reading dnsmasq's lease
+// file only when it changed.
 func (d *daemon) leasesOf(netName string) []network.Lease {
-	return d.leaseCacheOf(netName).leases
+	return liveLeases(d.leaseCacheOf(netName).leases, time.Now())
 }
 
-// leasesByMAC returns the network's leases of one MAC (any case): a list
-// looks up every instance's nics, which must not scan all leases each.
+// leasesByMAC returns the network's live leases of one MAC (any case): a
+// list looks up every instance's nics, which must not scan all leases each.
 func (d *daemon) leasesByMAC(netName, mac string) []network.Lease {
-	return d.leaseCacheOf(netName).byMAC[strings.ToLower(mac)]
+	return liveLeases(d.leaseCacheOf(netName).byMAC[strings.ToLower(mac)], time.Now())
+}
+
+// leaseHolder returns the MAC that holds a live lease of ip on a network,
+// or "" when none does.
+func (d *daemon) leaseHolder(netName string, ip netip.Addr) string {
+	for _, l := range d.leasesOf(netName) {
+		if l.IP == ip {
+			return l.MAC
+		}
+	}
+	return ""
+}
+
+// liveLeases drops the expired leases of ls; the cached slice is never
+// modified (it is shared).
+func liveLeases(ls []network.Lease, now time.Time) []network.Lease {
+	for i, l := range ls {
+		if !l.Live(now) {
+			out := slices.Clone(ls[:i])
+			for _, l := range ls[i+1:] {
+				if l.Live(now) {
+					out = append(out, l)
+				}
+			}
+			return out
+		}
+	}
+	return ls
 }
 
 // leaseCacheOf returns the network's parsed leases file, parsed again only

@@ -140,6 +140,10 @@ func (d *daemon) networksPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, fmt.Errorf("%w: an interface called %q already exists on the host", api.ErrConflict, req.Name))
 		return
 	}
+	if err := d.refuseHostName(ctx, req.Name); err != nil {
+		errorResponse(w, err)
+		return
+	}
 	n := db.Network{Name: req.Name, Description: req.Description, Type: "bridge", Config: cfg}
 	rev := revert.New()
 	defer rev.Fail()
@@ -166,16 +170,36 @@ func (d *daemon) networksPost(w http.ResponseWriter, r *http.Request) {
 }
 
 // teardownNetwork removes a network's dnsmasq, bridge and files (each step
-// tolerates what is already gone) and rewrites the firewall.
+// tolerates what is already gone) and rewrites the firewall; failures are
+// logged (it undoes a failed create).
 func (d *daemon) teardownNetwork(name string) {
-	dir := d.networkDir(name)
-	if err := network.StopDNSMasq(dir); err != nil {
-		slog.Error("stop dnsmasq", "network", name, "err", err)
+	if err := d.stopNetwork(name); err != nil {
+		slog.Error("tear down network", "network", name, "err", err)
+	}
+	d.forgetNetwork(name)
+}
+
+// stopNetwork stops a network's dnsmasq and deletes its bridge. It runs
+// before the network leaves the inventory, so that a failure (or a crash)
+// here leaves a row that the next start or a retry brings back or removes.
+func (d *daemon) stopNetwork(name string) error {
+	if err := network.StopDNSMasq(d.networkDir(name)); err != nil {
+		return fmt.Errorf("stop dnsmasq of network %q: %w", name, err)
 	}
 	if err := network.DeleteBridge(name); err != nil {
-		slog.Error("delete bridge", "network", name, "err", err)
+		return fmt.Errorf("delete bridge of network %q: %w", name, err)
 	}
-	os.RemoveAll(dir)
+	return nil
+}
+
+// forgetNetwork drops a stopped network's files and cached state and
+// rewrites the firewall from the inventory. What fails here is logged: the
+// next start removes directories of networks not in the inventory and
+// rewrites the firewall.
+func (d *daemon) forgetNetwork(name string) {
+	if err := os.RemoveAll(d.networkDir(name)); err != nil {
+		slog.Error("remove network directory", "network", name, "err", err)
+	}
 	d.net.prefixes.Delete(name)
 	d.net.leases.Delete(name)
 	if err := d.syncFirewall(context.Background()); err != nil {
@@ -302,11 +326,23 @@ func (d *daemon) networkPost(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, fmt.Errorf("%w: an interface called %q already exists on the host", api.ErrConflict, req.Name))
 		return
 	}
-	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.NetworkRename(ctx, n.Name, req.Name) }); err != nil {
+	if err := d.refuseHostName(ctx, req.Name); err != nil {
 		errorResponse(w, err)
 		return
 	}
-	d.teardownNetwork(n.Name)
+	// Down first, then the inventory: whatever fails leaves a row that
+	// describes what is (or what the next start brings up).
+	if err := d.stopNetwork(n.Name); err != nil {
+		d.reapplyAfterFailure(n)
+		errorResponse(w, err)
+		return
+	}
+	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.NetworkRename(ctx, n.Name, req.Name) }); err != nil {
+		d.reapplyAfterFailure(n)
+		errorResponse(w, err)
+		return
+	}
+	d.forgetNetwork(n.Name)
 	n.Name = req.Name
 	if err := d.applyNetwork(ctx, n); err != nil {
 		errorResponse(w, fmt.Errorf("bring up network %q: %w", n.Name, err))
@@ -317,6 +353,21 @@ func (d *daemon) networkPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	emptySync(w)
+}
+
+// refuseHostName fails when a nic's host_name (of a guest that may be
+// stopped, so without its veth) is the name a bridge would take.
+func (d *daemon) refuseHostName(ctx context.Context, name string) error {
+	nics, err := d.allNICs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nics {
+		if n.hostName == name {
+			return fmt.Errorf("%w: %q is the host_name of device %q of instance %q", api.ErrConflict, name, n.device, n.instance)
+		}
+	}
+	return nil
 }
 
 // refuseInUse fails when instances or profiles use the network.
@@ -344,13 +395,28 @@ func (d *daemon) networkDelete(w http.ResponseWriter, r *http.Request) {
 		errorResponse(w, err)
 		return
 	}
-	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.NetworkDelete(ctx, n.Name) }); err != nil {
+	// Down first, then the inventory (see networkPost).
+	if err := d.stopNetwork(n.Name); err != nil {
+		d.reapplyAfterFailure(n)
 		errorResponse(w, err)
 		return
 	}
-	d.teardownNetwork(n.Name)
+	if err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.NetworkDelete(ctx, n.Name) }); err != nil {
+		d.reapplyAfterFailure(n)
+		errorResponse(w, err)
+		return
+	}
+	d.forgetNetwork(n.Name)
 	slog.Info("network deleted", "network", n.Name)
 	emptySync(w)
+}
+
+// reapplyAfterFailure brings a network that is still in the inventory
+// back up after a delete or rename failed half-way.
+func (d *daemon) reapplyAfterFailure(n db.Network) {
+	if err := d.applyNetwork(context.Background(), n); err != nil {
+		slog.Error("bring network back up after a failed change", "network", n.Name, "err", err)
+	}
 }
 
 func (d *daemon) networkStateGet(w http.ResponseWriter, r *http.Request) {

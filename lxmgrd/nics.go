@@ -11,8 +11,10 @@ import (
 	"net"
 	"net/netip"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/lxmgr/lxmgr/api"
 	"github.com/lxmgr/lxmgr/db"
@@ -27,6 +29,7 @@ type nicInfo struct {
 	network          string // managed network ("" when on a parent bridge)
 	bridge           string
 	name             string // interface name in the guest
+	hostName         string // host side of the veth pair
 	hwaddr           string
 	ipv4             netip.Addr // static address, if any
 }
@@ -45,9 +48,20 @@ func nicsOf(inst db.Instance, devs api.Devices) []nicInfo {
 		if n.name == "" {
 			n.name = dname
 		}
-		n.hwaddr = strings.ToLower(dev["hwaddr"])
+		n.hostName = dev["host_name"]
+		if n.hostName == "" {
+			n.hostName = hostVeth(inst.Name, dname)
+		}
+		n.hwaddr = dev["hwaddr"]
 		if n.hwaddr == "" {
 			n.hwaddr = inst.Config[hwaddrKey(dname)]
+		}
+		// One notation for every comparison (duplicates, leases, dnsmasq's
+		// hosts, liblxc): a MAC may be written 00-16-3E-.. or 0016.3e...
+		if mac, err := profiles.CanonicalMAC(n.hwaddr); err == nil {
+			n.hwaddr = mac
+		} else {
+			n.hwaddr = strings.ToLower(n.hwaddr)
 		}
 		n.ipv4, _ = netip.ParseAddr(dev["ipv4.address"])
 		out = append(out, n)
@@ -89,23 +103,58 @@ var nicMemo struct {
 }
 
 type nicMemoEntry struct {
-	raw  db.InstanceRaw
-	nics []nicInfo
+	raw     db.InstanceRaw
+	nics    []nicInfo
+	proxies []proxyInfo
+}
+
+// proxyInfo is one proxy device of one instance, its addresses parsed.
+type proxyInfo struct {
+	instance, device string
+	spec             network.ProxySpec
+}
+
+// proxiesOf resolves the proxy devices of expanded devices, sorted by
+// device name; one that does not parse is left out (validation refuses it).
+func proxiesOf(instName string, devs api.Devices) []proxyInfo {
+	var out []proxyInfo
+	for _, dev := range proxyDevices(devs) {
+		spec, err := network.ParseProxy(devs[dev]["listen"], devs[dev]["connect"])
+		if err == nil {
+			out = append(out, proxyInfo{instance: instName, device: dev, spec: spec})
+		}
+	}
+	return out
 }
 
 // allNICsTx resolves the nics of every instance but skip.
 func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
+	var out []nicInfo
+	err := eachInstanceDevs(ctx, tx, skip, func(e nicMemoEntry) { out = append(out, e.nics...) })
+	return out, err
+}
+
+// allProxiesTx resolves the proxy devices of every instance but skip.
+func allProxiesTx(ctx context.Context, tx *db.Tx, skip string) ([]proxyInfo, error) {
+	var out []proxyInfo
+	err := eachInstanceDevs(ctx, tx, skip, func(e nicMemoEntry) { out = append(out, e.proxies...) })
+	return out, err
+}
+
+// eachInstanceDevs calls f with the resolved nics and proxies of every
+// instance but skip, in inventory order.
+func eachInstanceDevs(ctx context.Context, tx *db.Tx, skip string, f func(nicMemoEntry)) error {
 	raws, err := tx.InstanceRawList(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	profs, err := tx.ProfileList(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	profKey, err := json.Marshal(profs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	byName := map[string]api.Profile{}
 	for _, p := range profs {
@@ -117,7 +166,6 @@ func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
 		nicMemo.profiles, nicMemo.rows = string(profKey), map[string]nicMemoEntry{}
 	}
 	seen := make(map[string]bool, len(raws))
-	var out []nicInfo
 	for _, r := range raws {
 		seen[r.Name] = true
 		if r.Name == skip {
@@ -127,31 +175,66 @@ func allNICsTx(ctx context.Context, tx *db.Tx, skip string) ([]nicInfo, error) {
 		if !ok || e.raw != r {
 			inst, err := r.Decode()
 			if err != nil {
-				return nil, err
+				return err
 			}
 			ps := make([]api.Profile, 0, len(inst.Profiles))
 			for _, n := range inst.Profiles {
 				ps = append(ps, byName[n])
 			}
 			_, devs := expand(inst, ps)
-			e = nicMemoEntry{raw: r, nics: nicsOf(inst, devs)}
+			e = nicMemoEntry{raw: r, nics: nicsOf(inst, devs), proxies: proxiesOf(inst.Name, devs)}
 			nicMemo.rows[r.Name] = e
 		}
-		out = append(out, e.nics...)
+		f(e)
 	}
 	for name := range nicMemo.rows {
 		if !seen[name] {
 			delete(nicMemo.rows, name)
 		}
 	}
-	return out, nil
+	return nil
 }
+
+// checkProxyClash refuses proxy devices of an instance (expanded devices)
+// whose listen addresses overlap each other or a proxy of another
+// instance, running or not: both could never be bound at once.
+func checkProxyClash(ctx context.Context, tx *db.Tx, instName string, devs api.Devices) error {
+	mine := proxiesOf(instName, devs)
+	for i, a := range mine {
+		for _, b := range mine[:i] {
+			if network.ListenOverlap(a.spec, b.spec) {
+				return fmt.Errorf("%w: proxy devices %q and %q both listen on %s", api.ErrConflict, b.device, a.device, a.spec.Listen)
+			}
+		}
+	}
+	if len(mine) == 0 {
+		return nil
+	}
+	others, err := allProxiesTx(ctx, tx, instName)
+	if err != nil {
+		return err
+	}
+	for _, a := range mine {
+		for _, o := range others {
+			if network.ListenOverlap(a.spec, o.spec) {
+				return fmt.Errorf("%w: device %q: listen address %s is already in use by device %q of instance %q (%s)", api.ErrConflict, a.device, a.spec.Listen, o.device, o.instance, o.spec.Listen)
+			}
+		}
+	}
+	return nil
+}
+
+// leaseHolderFunc returns the MAC holding a live DHCP lease of ip on a
+// network, or "".
+type leaseHolderFunc func(network string, ip netip.Addr) string
 
 // prepareNICs checks the nics of inst (with its expanded devices) against
 // every other instance and the networks, and gives each nic without a MAC
 // a new one in volatile.<dev>.hwaddr. It runs inside the transaction that
-// stores inst, so two creates cannot take the same MAC or address.
-func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Devices) error {
+// stores inst, so two creates cannot take the same MAC or address. With
+// leased, a static address must also not be leased to another MAC right now
+// (dnsmasq would not hand it over until that lease ends).
+func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Devices, leased leaseHolderFunc) error {
 	if err := checkNetworkRefs(ctx, tx, devs); err != nil {
 		return err
 	}
@@ -161,7 +244,9 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 	}
 	usedMAC := map[string]string{}
 	usedIP := map[string]string{}
+	usedHost := map[string]string{}
 	for _, o := range others {
+		usedHost[o.hostName] = o.instance
 		if o.hwaddr != "" {
 			usedMAC[o.hwaddr] = o.instance
 		}
@@ -177,7 +262,12 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 			}
 		}
 	}
-	for _, n := range nicsOf(*inst, devs) {
+	nics := nicsOf(*inst, devs)
+	own := map[string]bool{}
+	for _, n := range nics {
+		own[n.hwaddr] = true
+	}
+	for _, n := range nics {
 		if n.hwaddr == "" {
 			mac, err := newMAC(usedMAC)
 			if err != nil {
@@ -190,6 +280,13 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 			return fmt.Errorf("%w: device %q: MAC address %s is already used by instance %q", api.ErrConflict, n.device, n.hwaddr, owner)
 		}
 		usedMAC[n.hwaddr] = inst.Name
+		if owner, dup := usedHost[n.hostName]; dup {
+			return fmt.Errorf("%w: device %q: host_name %q is already used by instance %q", api.ErrConflict, n.device, n.hostName, owner)
+		}
+		usedHost[n.hostName] = inst.Name
+		if _, err := tx.NetworkGet(ctx, n.hostName); err == nil {
+			return fmt.Errorf("%w: device %q: host_name %q is the name of a managed network", api.ErrConflict, n.device, n.hostName)
+		}
 		if n.ipv4.IsValid() {
 			if err := checkStaticIP(ctx, tx, n); err != nil {
 				return err
@@ -199,6 +296,16 @@ func prepareNICs(ctx context.Context, tx *db.Tx, inst *db.Instance, devs api.Dev
 				return fmt.Errorf("%w: device %q: address %s is already used by instance %q", api.ErrConflict, n.device, n.ipv4, owner)
 			}
 			usedIP[key] = inst.Name
+			if leased == nil {
+				continue
+			}
+			if mac := leased(n.network, n.ipv4); mac != "" && !own[mac] {
+				holder := "MAC " + mac
+				if owner, ok := usedMAC[mac]; ok {
+					holder = fmt.Sprintf("instance %q (MAC %s)", owner, mac)
+				}
+				return fmt.Errorf("%w: device %q: address %s is leased to %s on network %q", api.ErrConflict, n.device, n.ipv4, holder, n.network)
+			}
 		}
 	}
 	return nil
@@ -255,28 +362,56 @@ func newMAC(used map[string]string) (string, error) {
 	return "", fmt.Errorf("could not find a free MAC address")
 }
 
+// checkHostNames fails when a nic's host_name is taken by an interface on
+// the host. The guest is stopped, so its own veths do not exist: whatever
+// holds the name belongs to someone else, and liblxc's error would not say.
+func checkHostNames(inst db.Instance, profs []api.Profile) error {
+	_, devs := expand(inst, profs)
+	for _, n := range nicsOf(inst, devs) {
+		if devs[n.device]["host_name"] == "" {
+			continue
+		}
+		if _, err := network.Link(n.hostName); err == nil {
+			return fmt.Errorf("%w: device %q: host_name %q: an interface of that name already exists on the host", api.ErrConflict, n.device, n.hostName)
+		}
+	}
+	return nil
+}
+
 // specNICs turns an instance's nics into the driver's veth definitions.
 func specNICs(inst db.Instance, devs api.Devices) []instance.NIC {
 	var out []instance.NIC
 	for _, n := range nicsOf(inst, devs) {
 		mtu := 0
 		fmt.Sscan(devs[n.device]["mtu"], &mtu)
-		out = append(out, instance.NIC{Name: n.name, Bridge: n.bridge, HWAddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), MTU: mtu})
+		out = append(out, instance.NIC{Name: n.name, Bridge: n.bridge, HWAddr: n.hwaddr, HostName: n.hostName, MTU: mtu})
 	}
 	return out
 }
 
-// networkState builds the network part of an instance's state from the
-// DHCP leases (and, with counters, netlink): nothing enters the guest.
-func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool) map[string]api.InstanceStateNetwork {
+// networkState builds the network part of an instance's state: addresses
+// from the DHCP leases, or, for a nic without a live lease (no DHCP on its
+// network, a parent bridge, an address set inside the guest), from the
+// guest's interface read through netlink in the namespace of its init pid;
+// with counters, the host side's counters. Nothing enters the guest.
+func (d *daemon) networkState(inst db.Instance, devs api.Devices, pid int, counters bool) map[string]api.InstanceStateNetwork {
 	out := map[string]api.InstanceStateNetwork{}
 	for _, n := range nicsOf(inst, devs) {
-		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: hostVeth(inst.Name, n.device), State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
+		st := api.InstanceStateNetwork{Hwaddr: n.hwaddr, HostName: n.hostName, State: "up", Type: "broadcast", Addresses: []api.InstanceStateNetworkAddress{}}
 		if n.network != "" {
 			for _, l := range d.leasesByMAC(n.network, n.hwaddr) {
 				if l.IP.IsValid() {
 					st.Addresses = append(st.Addresses, api.InstanceStateNetworkAddress{Family: "inet", Address: l.IP.String(), Netmask: d.netmaskOf(n.network), Scope: "global"})
 				}
+			}
+		}
+		if len(st.Addresses) == 0 && pid > 0 {
+			for _, p := range d.guestAddrs.get(pid, n.name) {
+				fam := "inet"
+				if p.Addr().Is6() {
+					fam = "inet6"
+				}
+				st.Addresses = append(st.Addresses, api.InstanceStateNetworkAddress{Family: fam, Address: p.Addr().String(), Netmask: strconv.Itoa(p.Bits()), Scope: "global"})
 			}
 		}
 		if counters {
@@ -290,6 +425,64 @@ func (d *daemon) networkState(inst db.Instance, devs api.Devices, counters bool)
 		out[n.name] = st
 	}
 	return out
+}
+
+// guestAddrTTL is how long a netlink read of a guest's addresses is reused:
+// short enough that list shows a new address within a second, long enough
+// that listing hundreds of guests in a row opens one socket per guest at
+// most once.
+const guestAddrTTL = 500 * time.Millisecond
+
+// guestAddrCache keeps recent netlink reads of guests' interface addresses,
+// keyed by init pid and interface name (a restarted guest has a new pid).
+type guestAddrCache struct {
+	mu    sync.Mutex
+	m     map[guestAddrKey]guestAddrEntry
+	swept time.Time
+}
+
+type guestAddrKey struct {
+	pid    int
+	ifname string
+}
+
+type guestAddrEntry struct {
+	at    time.Time
+	addrs []netip.Prefix
+}
+
+// get returns the addresses of ifname in the network namespace of pid,
+// read at most guestAddrTTL ago; nil when they cannot be read (the guest
+// just stopped, no such interface).
+func (c *guestAddrCache) get(pid int, ifname string) []netip.Prefix {
+	now := time.Now()
+	k := guestAddrKey{pid, ifname}
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && now.Sub(e.at) < guestAddrTTL {
+		return e.addrs
+	}
+	addrs, err := network.GuestAddresses(fmt.Sprintf("/proc/%d/ns/net", pid), ifname)
+	if err != nil {
+		addrs = nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[guestAddrKey]guestAddrEntry{}
+	}
+	c.m[k] = guestAddrEntry{at: now, addrs: addrs}
+	// Entries of stopped guests would otherwise stay forever.
+	if now.Sub(c.swept) > 10*time.Second {
+		for k, e := range c.m {
+			if now.Sub(e.at) > guestAddrTTL {
+				delete(c.m, k)
+			}
+		}
+		c.swept = now
+	}
+	return addrs
 }
 
 // applyNICLimits shapes the host side of each nic with limits.ingress /
@@ -311,7 +504,7 @@ func applyNICLimits(inst db.Instance, devs api.Devices) error {
 				return fmt.Errorf("device %q: %w", n.device, err)
 			}
 		}
-		link := hostVeth(inst.Name, n.device)
+		link := n.hostName
 		if in == 0 && out == 0 {
 			if err := network.ClearLinkLimits(link); err != nil {
 				return fmt.Errorf("device %q: clear limits: %w", n.device, err)
@@ -332,7 +525,7 @@ func clearNICLimits(inst db.Instance, devs api.Devices) {
 		if devs[n.device]["limits.ingress"] == "" && devs[n.device]["limits.egress"] == "" {
 			continue
 		}
-		if err := network.ClearLinkLimits(hostVeth(inst.Name, n.device)); err != nil {
+		if err := network.ClearLinkLimits(n.hostName); err != nil {
 			slog.Warn("clear nic limits", "instance", inst.Name, "device", n.device, "err", err)
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 
@@ -163,6 +164,10 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 		if err := checkETag(r, etagOf(cur.ProfilePut)); err != nil {
 			return fmt.Errorf("%w: profile %q changed since it was read", err, name)
 		}
+		orig, err := tx.ProfileGet(ctx, name) // own maps: mutate may change cur's in place
+		if err != nil {
+			return err
+		}
 		mutate(&cur)
 		if err := validateProfile(cur.ProfilePut); err != nil {
 			return err
@@ -174,20 +179,27 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 		if err != nil {
 			return err
 		}
+		// Stored first, inside the transaction, so that each user's nics
+		// and forwards are checked against the others as they will be
+		// with the new profile; any refusal below rolls it back.
+		if err := tx.ProfileUpdate(ctx, cur); err != nil {
+			return err
+		}
 		for _, u := range userNames {
 			inst, err := tx.InstanceGet(ctx, u)
 			if err != nil {
 				return err
 			}
-			oldProfs, err := profilesFor(ctx, tx, inst.Profiles)
+			// The transaction already holds the new profile.
+			newProfs, err := profilesFor(ctx, tx, inst.Profiles)
 			if err != nil {
 				return err
 			}
-			newProfs := make([]api.Profile, len(oldProfs))
-			for i, p := range oldProfs {
-				newProfs[i] = p
+			oldProfs := make([]api.Profile, len(newProfs))
+			for i, p := range newProfs {
+				oldProfs[i] = p
 				if p.Name == name {
-					newProfs[i] = cur
+					oldProfs[i] = orig
 				}
 			}
 			a := affected{inst: inst}
@@ -202,9 +214,30 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 			if pool, _ := rootPool(a.devs); pool != inst.Pool {
 				return fmt.Errorf("%w: profile %q would move instance %q's root disk to pool %q", api.ErrInvalid, name, u, pool)
 			}
+			// The same nic and forward checks as a change of the
+			// instance itself; a new nic gets its MAC now.
+			before := maps.Clone(inst.Config)
+			if err := prepareNICs(ctx, tx, &inst, a.devs, d.leaseHolder); err != nil {
+				return fmt.Errorf("profile %q: instance %q: %w", name, u, err)
+			}
+			if err := checkProxyClash(ctx, tx, inst.Name, a.devs); err != nil {
+				return fmt.Errorf("profile %q: instance %q: %w", name, u, err)
+			}
+			if d.cache.get(inst.Name).Status != instance.StatusStopped {
+				if err := d.checkNewProxies(a.devs, a.oldDevs); err != nil {
+					return fmt.Errorf("profile %q: instance %q: %w", name, u, err)
+				}
+			}
+			if !maps.Equal(before, inst.Config) {
+				if err := tx.InstanceUpdate(ctx, inst); err != nil {
+					return err
+				}
+				a.inst = inst
+				a.cfg, a.devs = expand(inst, newProfs)
+			}
 			users = append(users, a)
 		}
-		return tx.ProfileUpdate(ctx, cur)
+		return nil
 	})
 	if err != nil {
 		errorResponse(w, err)

@@ -206,7 +206,9 @@ func (d *daemon) restoreSnapshot(ctx context.Context, op *operation, name, snap 
 			return err
 		}
 		_, devs := expand(inst, profs)
-		if err := prepareNICs(ctx, tx, &inst, devs); err != nil {
+		// Leases are not asked: the snapshot's files are already back,
+		// and its reservations were checked when they were made.
+		if err := prepareNICs(ctx, tx, &inst, devs, nil); err != nil {
 			return err
 		}
 		return tx.InstanceUpdate(ctx, inst)

@@ -123,9 +123,31 @@ func DeleteBridge(name string) error {
 	return nil
 }
 
+// DeleteOwnedBridge removes the bridge name only when it is still the link
+// with interface index index (recorded when it was made): a bridge of that
+// name made by someone else since is left alone (ErrConflict), and a
+// missing link is success.
+func DeleteOwnedBridge(name string, index int) error {
+	l, err := linkByName(name)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if l.Type() != "bridge" || l.Attrs().Index != index {
+		return fmt.Errorf("%w: link %q (index %d, a %s) is not the bridge recorded with index %d", ErrConflict, name, l.Attrs().Index, l.Type(), index)
+	}
+	if err := netlink.LinkDel(l); err != nil {
+		return fmt.Errorf("delete bridge %q: %w", name, err)
+	}
+	return nil
+}
+
 // LinkState is the state of a link: a bridge, or a guest's host-side veth.
 // Up is the administrative state (IFF_UP).
 type LinkState struct {
+	Index                int // interface index, unique in the namespace while the link lives
 	Up                   bool
 	MTU                  int
 	HWAddr               string
@@ -141,7 +163,7 @@ func Link(name string) (LinkState, error) {
 		return LinkState{}, err
 	}
 	a := l.Attrs()
-	st := LinkState{Up: a.Flags&net.FlagUp != 0, MTU: a.MTU, HWAddr: a.HardwareAddr.String()}
+	st := LinkState{Index: a.Index, Up: a.Flags&net.FlagUp != 0, MTU: a.MTU, HWAddr: a.HardwareAddr.String()}
 	if s := a.Statistics; s != nil {
 		st.RxBytes, st.TxBytes = int64(s.RxBytes), int64(s.TxBytes)
 		st.RxPackets, st.TxPackets = int64(s.RxPackets), int64(s.TxPackets)

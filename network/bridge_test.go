@@ -80,3 +80,32 @@ func TestBridge(t *testing.T) {
 		t.Errorf("Link after delete = %v, want ErrNotFound", err)
 	}
 }
+
+func TestDeleteOwnedBridge(t *testing.T) {
+	if inFreshNetns(t) {
+		return
+	}
+	if err := EnsureBridge("lxt1", netip.Prefix{}, 0); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Link("lxt1")
+	if err != nil || st.Index == 0 {
+		t.Fatalf("Link = %+v, %v", st, err)
+	}
+	// Made again by someone else: another index, left alone.
+	if err := DeleteOwnedBridge("lxt1", st.Index+1000); !errors.Is(err, ErrConflict) {
+		t.Fatalf("delete with another index = %v, want ErrConflict", err)
+	}
+	if _, err := Link("lxt1"); err != nil {
+		t.Fatalf("bridge gone after a refused delete: %v", err)
+	}
+	if err := DeleteOwnedBridge("lxt1", st.Index); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Link("lxt1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("bridge still there: %v", err)
+	}
+	if err := DeleteOwnedBridge("lxt1", st.Index); err != nil {
+		t.Fatalf("delete of a missing bridge = %v, want success", err)
+	}
+}

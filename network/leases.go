@@ -24,6 +24,10 @@ type Lease struct {
 	Expiry        time.Time
 }
 
+// Live reports whether the lease still holds at now: dnsmasq leaves an
+// expired lease in its file until it next rewrites it.
+func (l Lease) Live(now time.Time) bool { return l.Expiry.IsZero() || now.Before(l.Expiry) }
+
 // leaseCache keeps the last parse of each lease file, keyed by path, so
 // listing hundreds of guests does not re-read an unchanged file.
 var leaseCache = struct {

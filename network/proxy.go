@@ -65,6 +65,27 @@ func parseEndpoint(what, s string) (string, netip.AddrPort, error) {
 	return proto, netip.AddrPortFrom(addr.Unmap(), uint16(n)), nil
 }
 
+// ListenOverlap reports whether two proxies could not both bind their
+// listen addresses: the same protocol and port, and the same address or
+// either one a wildcard (0.0.0.0 or ::, which also takes IPv4 by default).
+// Both specs must come from ParseProxy.
+func ListenOverlap(a, b ProxySpec) bool {
+	pa, aa := split(a.Listen)
+	pb, ab := split(b.Listen)
+	if pa != pb {
+		return false
+	}
+	x, err1 := netip.ParseAddrPort(aa)
+	y, err2 := netip.ParseAddrPort(ab)
+	if err1 != nil || err2 != nil {
+		return a.Listen == b.Listen
+	}
+	if x.Port() != y.Port() {
+		return false
+	}
+	return x.Addr() == y.Addr() || x.Addr().IsUnspecified() || y.Addr().IsUnspecified()
+}
+
 // split returns the proto and address of a parsed endpoint.
 func split(s string) (string, string) {
 	p, a, _ := strings.Cut(s, ":")

@@ -214,3 +214,33 @@ func TestProxyStopClosesConnections(t *testing.T) {
 		t.Errorf("connection still open after StopAll")
 	}
 }
+
+func TestListenOverlap(t *testing.T) {
+	spec := func(l string) ProxySpec {
+		t.Helper()
+		s, err := ParseProxy(l, strings.SplitN(l, ":", 2)[0]+":127.0.0.1:80")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		a, b string
+		want bool
+	}{
+		{"tcp:0.0.0.0:8080", "tcp:0.0.0.0:8080", true},
+		{"tcp:0.0.0.0:8080", "tcp:127.0.0.1:8080", true},
+		{"tcp:[::]:8080", "tcp:10.0.0.1:8080", true},
+		{"tcp:[::ffff:10.0.0.1]:8080", "tcp:10.0.0.1:8080", true},
+		{"tcp:10.0.0.1:8080", "tcp:10.0.0.2:8080", false},
+		{"tcp:0.0.0.0:8080", "tcp:0.0.0.0:8081", false},
+		{"tcp:0.0.0.0:8080", "udp:0.0.0.0:8080", false},
+	} {
+		if got := ListenOverlap(spec(c.a), spec(c.b)); got != c.want {
+			t.Errorf("ListenOverlap(%s, %s) = %v, want %v", c.a, c.b, got, c.want)
+		}
+		if got := ListenOverlap(spec(c.b), spec(c.a)); got != c.want {
+			t.Errorf("ListenOverlap(%s, %s) = %v, want %v", c.b, c.a, got, c.want)
+		}
+	}
+}

@@ -105,14 +105,26 @@ func validIfName(v string) error {
 }
 
 func validMAC(v string) error {
+	_, err := CanonicalMAC(v)
+	return err
+}
+
+// CanonicalMAC returns an Ethernet MAC written in any notation net.ParseMAC
+// reads (00-16-3E-AA-BB-CC, 0016.3eaa.bbcc, ...) in the one form the daemon
+// stores and compares: lower-case and colon-separated. Multicast (and so
+// broadcast) and all-zero addresses are refused: no guest can own them.
+func CanonicalMAC(v string) (string, error) {
 	hw, err := net.ParseMAC(v)
 	if err != nil || len(hw) != 6 {
-		return fmt.Errorf("not an Ethernet MAC address")
+		return "", fmt.Errorf("not an Ethernet MAC address")
 	}
 	if hw[0]&1 == 1 {
-		return fmt.Errorf("must be a unicast address")
+		return "", fmt.Errorf("must be a unicast address (the multicast bit of the first byte is set)")
 	}
-	return nil
+	if [6]byte(hw) == [6]byte{} {
+		return "", fmt.Errorf("must not be the all-zero address")
+	}
+	return hw.String(), nil
 }
 
 func validIPv4(v string) error {

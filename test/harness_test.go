@@ -60,6 +60,15 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}()
 		code = m.Run()
+		// The suite's guests and networks go, then nothing of the
+		// daemon's may stay in its namespace (teardown still runs).
+		if e.daemon == nil {
+			return
+		}
+		if problems := e.emptyAndCheckNetns(); len(problems) > 0 {
+			fmt.Fprintln(os.Stderr, "e2e: the namespace is not clean after the suite:\n  "+strings.Join(problems, "\n  "))
+			code = 1
+		}
 	}()
 	os.Exit(code)
 }

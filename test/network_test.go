@@ -3,12 +3,15 @@ package test
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/lxmgr/lxmgr/api"
+	"github.com/lxmgr/lxmgr/db"
 )
 
 // inNetns runs a host command inside the suite's network namespace (where
@@ -120,9 +124,16 @@ func TestNetworkCreateValidateDelete(t *testing.T) {
 	if out := must(t, "network", "info", "e2enat2"); !strings.Contains(out, "10.231.7.1") {
 		t.Fatalf("network info:\n%s", out)
 	}
+	// The masquerade rule of a NAT network exists right up to its delete,
+	// and goes with it.
+	must(t, "network", "set", "e2enat2", "ipv4.nat=true")
+	masq := `ip saddr 10.231.7.0/24 ip daddr != 10.231.7.0/24 masquerade comment "lxmgr net e2enat2"`
+	if rs := ruleset(t); !strings.Contains(rs, masq) {
+		t.Fatalf("no masquerade rule for e2enat2 before its delete:\n%s", rs)
+	}
 	must(t, "network", "delete", "e2enat2")
-	if strings.Contains(ruleset(t), "10.231.7.0/24") || hasLink(t, "e2enat2") {
-		t.Fatal("firewall rule or bridge left after delete")
+	if rs := ruleset(t); strings.Contains(rs, "10.231.7.0/24") || strings.Contains(rs, "e2enat2") || hasLink(t, "e2enat2") {
+		t.Fatalf("firewall rule or bridge left after delete:\n%s", rs)
 	}
 }
 
@@ -161,14 +172,24 @@ func TestGuestsOnABridge(t *testing.T) {
 	must(t, "exec", "g2", "--", "ping", "-c1", "-W3", ip1)
 	must(t, "exec", "g1", "--", "ping", "-c1", "-W3", "10.231.9.1")
 
-	// A static address is honoured, also after a restart.
+	// A static address is honoured, also after a restart; the nic's mtu
+	// and host_name too.
 	must(t, "create", "busybox", "g3", "-p", "default", "-p", "e2elan")
-	must(t, "config", "device", "add", "g3", "eth0", "nic", "network=e2elan", "name=eth0", "ipv4.address=10.231.9.77")
+	must(t, "config", "device", "add", "g3", "eth0", "nic", "network=e2elan", "name=eth0", "ipv4.address=10.231.9.77", "mtu=1400", "host_name=e2eg3host")
 	must(t, "start", "g3")
 	waitIP(t, "g3", "10.231.9.77")
+	if out := must(t, "exec", "g3", "--", "cat", "/sys/class/net/eth0/mtu"); strings.TrimSpace(out) != "1400" {
+		t.Errorf("g3's eth0 mtu = %q, want 1400", out)
+	}
+	if !hasLink(t, "e2eg3host") || find(listJSON(t), "g3").State.Network["eth0"].HostName != "e2eg3host" {
+		t.Errorf("g3's veth is not called e2eg3host on the host")
+	}
 	mac3 := find(listJSON(t), "g3").ExpandedConfig["volatile.eth0.hwaddr"]
 	must(t, "restart", "g3")
 	waitIP(t, "g3", "10.231.9.77")
+	// The lease outlives the restart, so list alone proves nothing: the
+	// guest itself must hold the address again.
+	waitGuestIP(t, "g3", "10.231.9.77/24")
 	if got := find(listJSON(t), "g3").ExpandedConfig["volatile.eth0.hwaddr"]; got != mac3 || mac3 == "" {
 		t.Errorf("MAC changed across a restart: %q -> %q", mac3, got)
 	}
@@ -187,15 +208,32 @@ func TestGuestsOnABridge(t *testing.T) {
 		{"outside", "ipv4.address=10.99.0.5"},
 		{"already used", "ipv4.address=10.231.9.77"},
 		{"gateway", "ipv4.address=10.231.9.1"},
+		// g2 holds this address through a dynamic lease.
+		{"leased to instance \"g2\"", "ipv4.address=" + ip2},
 		{"already used", "hwaddr=" + mac},
+		// The same MAC in another notation is the same MAC.
+		{"already used", "hwaddr=" + strings.ToUpper(strings.ReplaceAll(mac, ":", "-"))},
+		{"unicast", "hwaddr=ff:ff:ff:ff:ff:ff"},
+		{"all-zero", "hwaddr=00:00:00:00:00:00"},
 	}
 	for _, b := range badNIC {
 		mustFail(t, b.want, "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", b.kv)
 	}
 	mustFail(t, "does not exist", "config", "device", "add", "g4", "eth1", "nic", "network=nosuchnet")
+	mustFail(t, "already used by instance \"g3\"", "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", "host_name=e2eg3host")
+	mustFail(t, "managed network", "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", "host_name=e2elan")
 	if after := find(listJSON(t), "g4"); len(after.Devices) != len(before.Devices) || len(after.Config) != len(before.Config) {
 		t.Fatalf("refused nic changes altered g4: %v %v", after.Devices, after.Config)
 	}
+	// A host_name taken on the host by an interface of someone else's
+	// stops the start with a clear error.
+	if out, err := inNetns(t, "ip", "link", "add", "e2etaken", "type", "bridge"); err != nil {
+		t.Fatalf("add bridge: %v: %s", err, out)
+	}
+	t.Cleanup(func() { inNetns(t, "ip", "link", "del", "e2etaken") })
+	must(t, "config", "device", "add", "g4", "eth1", "nic", "network=e2elan", "host_name=e2etaken")
+	mustFail(t, "already exists on the host", "start", "g4")
+	must(t, "config", "device", "remove", "g4", "eth1")
 	mustFail(t, "in use", "network", "delete", "e2elan")
 	if out := must(t, "network", "info", "e2elan"); !strings.Contains(out, ip1) || !strings.Contains(out, "10.231.9.77") || !strings.Contains(out, "g2") {
 		t.Errorf("network info lacks leases or users:\n%s", out)
@@ -209,6 +247,9 @@ func TestGuestsOnABridge(t *testing.T) {
 		t.Fatalf("through the proxy: %q", got)
 	}
 	mustFail(t, "in use", "config", "device", "add", "g2", "web", "proxy", "listen=tcp:0.0.0.0:18080", "connect=tcp:127.0.0.1:80")
+	// Also on the same instance, and on a stopped one (it could never start).
+	mustFail(t, "both listen", "config", "device", "add", "g1", "web2", "proxy", "listen=tcp:127.0.0.1:18080", "connect=tcp:127.0.0.1:80")
+	mustFail(t, "in use by device \"web\" of instance \"g1\"", "config", "device", "add", "g4", "web", "proxy", "listen=tcp:127.0.0.1:18080", "connect=tcp:127.0.0.1:80")
 
 	// Everything survives a daemon restart: addresses, names, forwards.
 	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
@@ -247,6 +288,22 @@ func waitIP(t *testing.T, name, want string) {
 	t.Fatalf("%s never got %s (has %q)", name, want, ipv4Of(t, name))
 }
 
+// waitGuestIP waits up to 20 s for the guest's own eth0 to carry want
+// (an address with its prefix length), asked inside the guest.
+func waitGuestIP(t *testing.T, name, want string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	out := ""
+	for time.Now().Before(deadline) {
+		out = lxmgr(t, "exec", name, "--", "ip", "-4", "addr", "show", "eth0").stdout
+		if strings.Contains(out, "inet "+want+" ") {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("%s's eth0 never got %s:\n%s", name, want, out)
+}
+
 // fetchInNetns does an HTTP GET of url from inside the suite's network
 // namespace (where "the host" of the daemon under test is): the socket is
 // created on a thread moved into that namespace, then the thread goes back.
@@ -273,37 +330,349 @@ func fetchInNetns(t *testing.T, url string) string {
 }
 
 func dialInNetns(network, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
+	return dialIn(suite.netns, network, addr)
+}
+
+// dialIn connects to addr from inside the named network namespace.
+func dialIn(ns, network, addr string) (net.Conn, error) {
+	var c net.Conn
+	err := doInNetns(ns, func() error {
+		var err error
+		c, err = net.DialTimeout(network, addr, 5*time.Second)
+		return err
+	})
+	return c, err
+}
+
+// doInNetns runs f on a thread moved into the named network namespace:
+// sockets f creates belong to that namespace for their whole life.
+func doInNetns(ns string, f func() error) error { return doInNetnsPath("/run/netns/"+ns, f) }
+
+// doInNetnsPath is doInNetns for a namespace file (/proc/PID/ns/net).
+func doInNetnsPath(nsPath string, f func() error) error {
+	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		orig, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			return
 		}
 		defer orig.Close()
-		target, err := os.Open("/run/netns/" + suite.netns)
+		target, err := os.Open(nsPath)
 		if err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			return
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{nil, err}
+			errc <- err
 			return
 		}
-		c, err := net.DialTimeout(network, addr, 5*time.Second)
-		ch <- result{c, err}
+		errc <- f()
 		// Only a thread back in its own namespace may serve other
 		// goroutines; otherwise it stays locked and dies with this one.
 		if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
 			runtime.UnlockOSThread()
 		}
 	}()
-	r := <-ch
-	return r.c, r.err
+	return <-errc
+}
+
+// dnsmasqOf returns the pid of a dnsmasq run for the named network of the
+// daemon under test, or 0.
+func dnsmasqOf(netName string) int {
+	want := "--pid-file=" + filepath.Join(suite.dir, "networks", netName, "dnsmasq.pid")
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err == nil && slices.Contains(strings.Split(string(b), "\x00"), want) {
+			return atoi(filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return 0
+}
+
+// TestNetworkLeftoversRemovedAtStart checks the repair of a network that
+// left the inventory while its bridge and dnsmasq stayed (a crash in the
+// middle of a delete): the next start removes them, and leaves alone a
+// bridge it cannot prove it made.
+func TestNetworkLeftoversRemovedAtStart(t *testing.T) {
+	t.Cleanup(func() {
+		lxmgr(t, "network", "delete", "e2eorph")
+		inNetns(t, "ip", "link", "del", "e2ehostbr")
+	})
+	must(t, "network", "create", "e2eorph", "ipv4.address=10.231.11.1/24", "ipv4.nat=false")
+	if !hasLink(t, "e2eorph") || dnsmasqOf("e2eorph") == 0 {
+		t.Fatal("network e2eorph has no bridge or no dnsmasq")
+	}
+	// A host bridge, and a directory of that name whose record names
+	// another bridge (one of that name that existed before, say).
+	if out, err := inNetns(t, "ip", "link", "add", "e2ehostbr", "type", "bridge"); err != nil {
+		t.Fatalf("add host bridge: %v: %s", err, out)
+	}
+	hostDir := filepath.Join(suite.dir, "networks", "e2ehostbr")
+	if err := os.MkdirAll(hostDir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hostDir, "bridge.ifindex"), []byte("99999\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := suite.stopDaemon(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	inv, err := db.Open(ctx, filepath.Join(suite.dir, "lxmgr.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = inv.Transaction(ctx, func(tx *db.Tx) error { return tx.NetworkDelete(ctx, "e2eorph") })
+	inv.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if hasLink(t, "e2eorph") {
+		t.Error("bridge of the deleted network survived the start")
+	}
+	if pid := dnsmasqOf("e2eorph"); pid != 0 {
+		t.Errorf("dnsmasq %d of the deleted network survived the start", pid)
+	}
+	if _, err := os.Stat(filepath.Join(suite.dir, "networks", "e2eorph")); !os.IsNotExist(err) {
+		t.Errorf("directory of the deleted network survived the start: %v", err)
+	}
+	if !hasLink(t, "e2ehostbr") {
+		t.Error("a bridge the daemon did not make was removed")
+	}
+	if strings.Contains(ruleset(t), "e2eorph") {
+		t.Errorf("firewall rules of the deleted network survived the start:\n%s", ruleset(t))
+	}
+	// The name is free again.
+	must(t, "network", "create", "e2eorph", "ipv4.address=10.231.11.1/24", "ipv4.nat=false")
+	must(t, "network", "delete", "e2eorph")
+}
+
+// TestProfileNICAndProxyChecks checks that a profile change gets the same
+// nic and forward checks as a change of each instance using it: a
+// reservation or MAC two users would share, a forward two users would
+// both bind, and one whose port is taken are refused, and nothing changes.
+func TestProfileNICAndProxyChecks(t *testing.T) {
+	c := suite.client()
+	cleanupInstance(t, "pn1", "pn2")
+	t.Cleanup(func() {
+		c.DeleteProfile(context.Background(), "e2epn")
+		c.DeleteProfile(context.Background(), "e2epn2")
+		lxmgr(t, "network", "delete", "e2epn")
+	})
+	must(t, "network", "create", "e2epn", "ipv4.address=10.231.12.1/24", "ipv4.nat=false")
+	must(t, "profile", "create", "e2epn")
+	must(t, "profile", "device", "add", "e2epn", "eth0", "nic", "network=e2epn", "name=eth0")
+	must(t, "profile", "create", "e2epn2")
+	for _, g := range []string{"pn1", "pn2"} {
+		must(t, "create", "busybox", g, "-p", "default", "-p", "e2epn")
+	}
+	must(t, "profile", "add", "pn1", "e2epn2")
+	must(t, "start", "pn1")
+	mac1 := find(listJSON(t), "pn1").ExpandedConfig["volatile.eth0.hwaddr"]
+	if mac1 == "" {
+		t.Fatal("pn1 has no MAC")
+	}
+
+	// A port of the daemon's namespace taken by someone else.
+	var taken net.Listener
+	if err := doInNetns(suite.netns, func() error {
+		var err error
+		taken, err = net.Listen("tcp", "0.0.0.0:18096")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+
+	before := must(t, "profile", "show", "e2epn") + must(t, "profile", "show", "e2epn2")
+	instConf := func() string {
+		out := ""
+		for _, g := range []string{"pn1", "pn2"} {
+			i := find(listJSON(t), g)
+			out += fmt.Sprint(i.ExpandedConfig, i.ExpandedDevices, i.Config, i.Devices)
+		}
+		return out
+	}
+	instBefore := instConf()
+	bad := []struct {
+		want string
+		args []string
+	}{
+		{"already used", []string{"profile", "device", "set", "e2epn", "eth0", "ipv4.address=10.231.12.50"}},
+		{"already used", []string{"profile", "device", "set", "e2epn", "eth0", "hwaddr=" + strings.ToUpper(strings.ReplaceAll(mac1, ":", "-"))}},
+		{"in use by device", []string{"profile", "device", "add", "e2epn", "web", "proxy", "listen=tcp:0.0.0.0:18095", "connect=tcp:127.0.0.1:80"}},
+		{"in use", []string{"profile", "device", "add", "e2epn2", "web", "proxy", "listen=tcp:0.0.0.0:18096", "connect=tcp:127.0.0.1:80"}},
+	}
+	for _, b := range bad {
+		mustFail(t, b.want, b.args...)
+	}
+	if after := must(t, "profile", "show", "e2epn") + must(t, "profile", "show", "e2epn2"); after != before {
+		t.Errorf("refused profile changes altered the profiles:\n%s\nwas:\n%s", after, before)
+	}
+	if after := instConf(); after != instBefore {
+		t.Errorf("refused profile changes altered the instances:\n%s\nwas:\n%s", after, instBefore)
+	}
+	// One user only: the same changes are fine, and the forward works.
+	must(t, "profile", "device", "add", "e2epn2", "web", "proxy", "listen=tcp:0.0.0.0:18097", "connect=tcp:127.0.0.1:80")
+	must(t, "exec", "pn1", "--", "sh", "-c", "mkdir -p /www && echo via-profile > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
+	if got := fetchInNetns(t, "http://127.0.0.1:18097/"); got != "via-profile\n" {
+		t.Errorf("forward added through a profile: %q", got)
+	}
+}
+
+// outsideNetns makes a namespace of the test's own joined to the daemon's
+// by a veth pair on 10.231.250.0/30 (daemon side .1, outside .2): "a
+// machine outside" for forwards. It is removed when the test ends.
+func outsideNetns(t *testing.T) string {
+	t.Helper()
+	ns := "lxmgr-e2e-out-" + itoa(os.Getpid())
+	t.Cleanup(func() {
+		inNetns(t, "ip", "link", "del", "e2eout0")
+		exec.Command("ip", "netns", "del", ns).Run()
+	})
+	steps := [][]string{
+		{"ip", "netns", "add", ns},
+		{"ip", "-n", suite.netns, "link", "add", "e2eout0", "type", "veth", "peer", "name", "e2eout1", "netns", ns},
+		{"ip", "-n", suite.netns, "addr", "add", "10.231.250.1/30", "dev", "e2eout0"},
+		{"ip", "-n", suite.netns, "link", "set", "e2eout0", "up"},
+		{"ip", "-n", ns, "addr", "add", "10.231.250.2/30", "dev", "e2eout1"},
+		{"ip", "-n", ns, "link", "set", "e2eout1", "up"},
+		{"ip", "-n", ns, "link", "set", "lo", "up"},
+	}
+	for _, st := range steps {
+		if out, err := exec.Command(st[0], st[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", st, err, out)
+		}
+	}
+	return ns
+}
+
+// udpEcho serves a UDP echo on addr inside a namespace (a guest's) until
+// the test ends.
+func udpEcho(t *testing.T, nsPath, addr string) {
+	t.Helper()
+	var pc net.PacketConn
+	if err := doInNetnsPath(nsPath, func() error {
+		var err error
+		pc, err = net.ListenPacket("udp", addr)
+		return err
+	}); err != nil {
+		t.Fatalf("udp echo in %s: %v", nsPath, err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			pc.WriteTo(buf[:n], from)
+		}
+	}()
+}
+
+// udpAsk sends msg to addr from inside a namespace and returns the reply.
+func udpAsk(ns, addr, msg string) (string, error) {
+	c, err := dialIn(ns, "udp", addr)
+	if err != nil {
+		return "", err
+	}
+	defer c.Close()
+	buf := make([]byte, 2048)
+	for range 3 { // UDP: a lost datagram is tried again
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		if _, err = c.Write([]byte(msg)); err != nil {
+			return "", err
+		}
+		var n int
+		if n, err = c.Read(buf); err == nil {
+			return string(buf[:n]), nil
+		}
+	}
+	return "", err
+}
+
+// TestProxyFromOutsideAndUDP checks port forwards as a hoster's customers
+// use them: TCP and UDP, from the host itself and from another machine (a
+// namespace of the test's own, routed to the daemon's through a veth).
+func TestProxyFromOutsideAndUDP(t *testing.T) {
+	cleanupInstance(t, "px1")
+	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2epx") })
+	must(t, "network", "create", "e2epx", "ipv4.address=10.231.13.1/24", "ipv4.nat=false")
+	must(t, "launch", "busybox", "px1", "-d", "eth0,network=e2epx", "--wait")
+	must(t, "exec", "px1", "--", "sh", "-c", "mkdir -p /www && echo hello-outside > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
+	if ip := ipv4Of(t, "px1"); !strings.HasPrefix(ip, "10.231.13.") {
+		t.Fatalf("px1 is not on e2epx: address %q", ip)
+	}
+	udpEcho(t, fmt.Sprintf("/proc/%d/ns/net", stateOf(t, "px1").Pid), "127.0.0.1:5353")
+	must(t, "config", "device", "add", "px1", "web", "proxy", "listen=tcp:0.0.0.0:18081", "connect=tcp:127.0.0.1:80")
+	must(t, "config", "device", "add", "px1", "dns", "proxy", "listen=udp:0.0.0.0:18053", "connect=udp:127.0.0.1:5353")
+	out := outsideNetns(t)
+
+	if got := fetchInNetns(t, "http://127.0.0.1:18081/"); got != "hello-outside\n" {
+		t.Errorf("tcp from the host: %q", got)
+	}
+	if got, err := udpAsk(suite.netns, "127.0.0.1:18053", "from-host"); err != nil || got != "from-host" {
+		t.Errorf("udp from the host: %q, %v", got, err)
+	}
+	c, err := dialIn(out, "tcp", "10.231.250.1:18081")
+	if err != nil {
+		t.Fatalf("tcp from outside: %v", err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(c, "GET / HTTP/1.0\r\n\r\n")
+	if body, _ := io.ReadAll(c); !strings.HasSuffix(string(body), "\r\n\r\nhello-outside\n") {
+		t.Errorf("tcp from outside: %q", body)
+	}
+	if got, err := udpAsk(out, "10.231.250.1:18053", "from-outside"); err != nil || got != "from-outside" {
+		t.Errorf("udp from outside: %q, %v", got, err)
+	}
+}
+
+// TestAddressWithoutDHCPShown checks that list shows an address the guest
+// set itself on a network without DHCP (no lease to read: the daemon reads
+// the guest's interface through netlink), within about a second.
+func TestAddressWithoutDHCPShown(t *testing.T) {
+	cleanupInstance(t, "nd1")
+	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2enodhcp") })
+	must(t, "network", "create", "e2enodhcp", "ipv4.address=10.231.14.1/24", "ipv4.dhcp=false", "ipv4.nat=false")
+	must(t, "launch", "busybox", "nd1", "-d", "eth0,network=e2enodhcp", "--wait")
+	if ip := ipv4Of(t, "nd1"); ip != "" {
+		t.Fatalf("nd1 has an address before it set one: %q", ip)
+	}
+	// The image's DHCP client would flush the address when it gives up.
+	must(t, "exec", "nd1", "--", "sh", "-c", "killall udhcpc; while pidof udhcpc >/dev/null; do sleep 0.1; done; ip addr add 10.231.14.5/24 dev eth0")
+	set := time.Now()
+	for ipv4Of(t, "nd1") != "10.231.14.5" {
+		if time.Since(set) > 1500*time.Millisecond {
+			t.Fatalf("list does not show the guest's own address after %s: %q", time.Since(set), ipv4Of(t, "nd1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("address listed %s after the guest set it", time.Since(set).Round(time.Millisecond))
+	st := find(listJSON(t), "nd1").State.Network["eth0"]
+	for _, a := range st.Addresses {
+		if a.Address == "10.231.14.5" && a.Netmask != "24" {
+			t.Errorf("netmask of the guest's address = %q, want 24", a.Netmask)
+		}
+	}
+	// And it goes when the guest drops it.
+	must(t, "exec", "nd1", "--", "ip", "addr", "del", "10.231.14.5/24", "dev", "eth0")
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for ipv4Of(t, "nd1") != "" {
+		if time.Now().After(deadline) {
+			t.Fatalf("list still shows a dropped address: %q", ipv4Of(t, "nd1"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
