@@ -1,6 +1,8 @@
 package test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -36,6 +38,24 @@ func TestLeaseReleased(t *testing.T) {
 	waitGuestIP(t, "rel2", addr+"/24")
 	if out := must(t, "network", "info", "e2erel"); strings.Contains(out, mac1) {
 		t.Errorf("rel1's MAC %s still listed:\n%s", mac1, out)
+	}
+
+	// A stopped guest keeps the lease of a nic it still has; once the nic
+	// leaves the network (its own eth0 removed: the default profile's, if
+	// any, is on another network), the lease goes at once.
+	mac2 := find(listJSON(t), "rel2").ExpandedConfig["volatile.eth0.hwaddr"]
+	must(t, "stop", "--force", "rel2")
+	// The lease file itself: network info lists rel2's reservation anyway.
+	leaseFile := filepath.Join(suite.dir, "networks", "e2erel", "dnsmasq.leases")
+	if b, _ := os.ReadFile(leaseFile); !strings.Contains(string(b), mac2) {
+		t.Errorf("stopped rel2 lost the lease of a nic it still has (%s):\n%s", mac2, b)
+	}
+	must(t, "config", "device", "remove", "rel2", "eth0")
+	if out := must(t, "network", "info", "e2erel"); strings.Contains(out, mac2) {
+		t.Errorf("rel2's lease (%s) still listed after its nic left e2erel:\n%s", mac2, out)
+	}
+	if b, _ := os.ReadFile(leaseFile); strings.Contains(string(b), mac2) {
+		t.Errorf("rel2's lease (%s) still in dnsmasq's file:\n%s", mac2, b)
 	}
 
 	// A nic removed from a running guest: its DHCP client still runs and
