@@ -14,8 +14,8 @@ import (
 // the lease time, and the daemon refuse it), and a nic removed from a
 // running guest gives its lease back when the guest stops, not before.
 func TestLeaseReleased(t *testing.T) {
-	cleanupInstance(t, "rel1", "rel2", "rel3", "rel4")
 	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2erel") })
+	cleanupInstance(t, "rel1", "rel2", "rel3", "rel4")
 	must(t, "network", "create", "e2erel", "ipv4.address=10.231.15.1/24", "ipv4.nat=false")
 	must(t, "launch", "busybox", "rel1", "-d", "eth0,network=e2erel", "--wait")
 	addr := ipv4Of(t, "rel1")

@@ -13,12 +13,12 @@ import (
 // and config show --expanded, with a nic and a port forward that come from
 // a profile, checked on the real guest.
 func TestProfileCLIAgainstDaemon(t *testing.T) {
-	cleanupInstance(t, "pcg1")
 	t.Cleanup(func() {
 		lxmgr(t, "profile", "delete", "pcli")
 		lxmgr(t, "profile", "delete", "plim")
 		lxmgr(t, "network", "delete", "e2epnet")
 	})
+	cleanupInstance(t, "pcg1")
 	must(t, "network", "create", "e2epnet", "ipv4.address=10.231.12.1/24", "ipv4.nat=false")
 	must(t, "profile", "create", "pcli")
 	yaml := `description: CLI test
