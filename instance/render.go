@@ -85,6 +85,9 @@ var allowedDevices = []string{
 	"c 10:229 rwm", "c 10:200 rwm", // fuse, net/tun
 }
 
+// rawMarker starts the part of a rendered config copied from raw.lxc.
+const rawMarker = "# raw.lxc\n"
+
 // Render returns the liblxc config text for spec. It fails with
 // ErrInvalidSpec, before producing anything, if any value could break out
 // of its config line (newline, carriage return, NUL) or is otherwise bad.
@@ -231,7 +234,7 @@ func (d *Driver) Render(spec Spec) (string, error) {
 	}
 
 	if raw := strings.TrimSpace(spec.RawLXC); raw != "" {
-		b.WriteString("\n# raw.lxc\n")
+		b.WriteString("\n" + rawMarker)
 		for _, line := range strings.Split(raw, "\n") {
 			b.WriteString(strings.TrimSpace(line) + "\n")
 		}

@@ -107,6 +107,8 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	d.cache = newStateCache(d.lxc)
 	d.ready = newReadyTrackers()
 	d.cache.onNewInit = func(name string, pid int) { d.watchReady(name, pid) }
+	// In the background: the refresh loop must not wait on dnsmasq.
+	d.cache.onStopped = func(name string) { go d.stoppedOnItsOwn(name) }
 	if err := d.repair(ctx); err != nil {
 		return nil, fmt.Errorf("repair state left by the last run: %w", err)
 	}

@@ -55,6 +55,8 @@ func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force boo
 			return fmt.Errorf("kill instance %q: %w", inst.Name, err)
 		}
 	}
+	// What the guest ran with goes with its liblxc config: read it first.
+	gone := append(nicsOf(inst, devs), d.ranNICs(inst.Name)...)
 	if err := d.lxc.Delete(ctx, inst.Name); err != nil && !errors.Is(err, instance.ErrNotFound) {
 		return fmt.Errorf("delete liblxc config of %q: %w", inst.Name, err)
 	}
@@ -70,6 +72,7 @@ func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force boo
 	d.stopProxies(inst.Name, devs)
 	clearNICLimits(inst, devs)
 	d.reloadNetworks(ctx, networksOf(inst, devs)...)
+	d.releaseLeases(ctx, inst.Name, gone)
 	slog.Info("instance deleted", "instance", inst.Name)
 	return nil
 }

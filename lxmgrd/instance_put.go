@@ -234,6 +234,10 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 			return nil, fmt.Errorf("instance %q: change not applied: %w", name, err)
 		}
 		applied()
+		// Stopped: nics that left give their leases back now. A running
+		// guest keeps its veths until it stops, and gives them back then.
+		_, beforeDevs := expand(before, oldProfs)
+		d.releaseLeases(ctx, name, goneNICs(nicsOf(before, beforeDevs), nicsOf(inst, devs)))
 		return nil, nil
 	}
 	if err := d.applyLive(ctx, inst, cfg, oldDevs, devs); err != nil {

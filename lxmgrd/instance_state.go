@@ -130,6 +130,10 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 	if spec.Privileged {
 		logPrivileged(d.privilegedPolicy(ctx), name, "starting")
 	}
+	// The last run's nics are forgotten with its config: leases of those
+	// dropped while it ran, and it stopped unseen (daemon down), go now.
+	_, devs := expand(inst, profs)
+	d.releaseDropped(ctx, inst, devs)
 	if err := d.lxc.Create(ctx, spec); err != nil {
 		return fmt.Errorf("render liblxc config: %w", err)
 	}
@@ -144,7 +148,6 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 		return fmt.Errorf("start instance %q: %w", name, err)
 	}
 	st := d.cache.refresh(name)
-	_, devs := expand(inst, profs)
 	err = d.startProxies(name, devs)
 	if err == nil {
 		err = applyNICLimits(inst, devs)
@@ -217,11 +220,14 @@ func (d *daemon) stopInstance(ctx context.Context, name string, timeout time.Dur
 		}
 	}
 	clean, err := d.lxc.Stop(ctx, name, timeout, force)
-	d.cache.refresh(name)
+	stopped := d.cache.refresh(name).Status == instance.StatusStopped
 	if inst, profs, lerr := d.loadInstance(ctx, name); lerr == nil {
 		_, devs := expand(inst, profs)
 		d.stopProxies(name, devs)
 		clearNICLimits(inst, devs)
+		if stopped {
+			d.releaseDropped(ctx, inst, devs)
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("stop instance %q: %w", name, err)

@@ -154,6 +154,7 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 		inst          db.Instance
 		oldCfg, cfg   map[string]string
 		oldDevs, devs api.Devices
+		oldNICs       []nicInfo
 	}
 	var users []affected
 	err := d.db.Transaction(ctx, func(tx *db.Tx) error {
@@ -204,6 +205,7 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 			}
 			a := affected{inst: inst}
 			a.oldCfg, a.oldDevs = expand(inst, oldProfs)
+			a.oldNICs = nicsOf(inst, a.oldDevs) // before prepareNICs drops gone MACs
 			a.cfg, a.devs = expand(inst, newProfs)
 			if err := d.checkExpanded(ctx, tx, inst, a.cfg, a.devs); err != nil {
 				return fmt.Errorf("profile %q: instance %q: %w", name, u, err)
@@ -253,6 +255,9 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 	later := []string{}
 	for _, a := range users {
 		if d.cache.get(a.inst.Name).Status == instance.StatusStopped {
+			// Running guests give back the leases of nics that left
+			// when they stop.
+			d.releaseLeases(ctx, a.inst.Name, goneNICs(a.oldNICs, nicsOf(a.inst, a.devs)))
 			continue
 		}
 		if err := d.applyLive(ctx, a.inst, a.cfg, a.oldDevs, a.devs); err != nil {

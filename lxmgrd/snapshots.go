@@ -220,10 +220,13 @@ func (d *daemon) restoreSnapshot(ctx context.Context, op *operation, name, snap 
 	if err != nil {
 		return err
 	}
+	_, devs := expand(inst, profs)
+	// The guest is stopped: nics the snapshot does not have give their
+	// leases back before the config they ran with is rewritten.
+	d.releaseDropped(ctx, inst, devs)
 	if err := d.lxc.Create(ctx, spec); err != nil {
 		return err
 	}
-	_, devs := expand(inst, profs)
 	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	slog.Info("snapshot restored", "instance", name, "snapshot", snap)
 	if wasRunning {

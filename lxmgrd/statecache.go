@@ -32,6 +32,9 @@ type stateCache struct {
 	// it did not have before (it rebooted itself, or started behind the
 	// daemon's back), so its readiness is tracked again.
 	onNewInit func(name string, pid int)
+	// onStopped is called when run finds that a guest it saw running has
+	// stopped on its own (poweroff inside, crash).
+	onStopped func(name string)
 }
 
 func newStateCache(drv *instance.Driver) *stateCache {
@@ -105,6 +108,9 @@ func (c *stateCache) run(ctx context.Context) {
 			after := c.refresh(n)
 			if before.Status != after.Status {
 				slog.Info("instance state changed", "instance", n, "from", before.Status, "to", after.Status)
+				if after.Status == instance.StatusStopped && c.onStopped != nil {
+					c.onStopped(n)
+				}
 			}
 			if after.Status == instance.StatusRunning && after.Pid != 0 && after.Pid != before.Pid && !after.Ready && c.onNewInit != nil {
 				c.onNewInit(n, after.Pid)

@@ -17,11 +17,13 @@ import (
 )
 
 // Lease is one DHCP lease from a network's dnsmasq. A zero Expiry means an
-// infinite lease; Hostname is "" when the client sent none.
+// infinite lease; Hostname is "" when the client sent none. ClientID is the
+// client identifier (option 61) as the lease file writes it ("01:00:16:..."),
+// "" when the client sent none: a release must quote it to be recognised.
 type Lease struct {
-	MAC, Hostname string
-	IP            netip.Addr
-	Expiry        time.Time
+	MAC, Hostname, ClientID string
+	IP                      netip.Addr
+	Expiry                  time.Time
 }
 
 // Live reports whether the lease still holds at now: dnsmasq leaves an
@@ -103,6 +105,9 @@ func parseLeases(b []byte) ([]Lease, error) {
 		}
 		if exp > 0 {
 			l.Expiry = time.Unix(exp, 0)
+		}
+		if len(f) > 4 && f[4] != "*" {
+			l.ClientID = f[4]
 		}
 		out = append(out, l)
 	}

@@ -27,14 +27,14 @@ func TestLeases(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Lease{
-		{MAC: "00:16:3e:aa:bb:01", Hostname: "web1", IP: netip.MustParseAddr("10.231.5.10"), Expiry: time.Unix(1767225600, 0)},
+		{MAC: "00:16:3e:aa:bb:01", Hostname: "web1", ClientID: "01:00:16:3e:aa:bb:01", IP: netip.MustParseAddr("10.231.5.10"), Expiry: time.Unix(1767225600, 0)},
 		{MAC: "00:16:3e:aa:bb:02", IP: netip.MustParseAddr("10.231.5.11")},
 	}
 	if len(ls) != len(want) {
 		t.Fatalf("leases %+v, want %+v", ls, want)
 	}
 	for i := range want {
-		if ls[i].MAC != want[i].MAC || ls[i].Hostname != want[i].Hostname || ls[i].IP != want[i].IP || !ls[i].Expiry.Equal(want[i].Expiry) {
+		if ls[i].MAC != want[i].MAC || ls[i].Hostname != want[i].Hostname || ls[i].ClientID != want[i].ClientID || ls[i].IP != want[i].IP || !ls[i].Expiry.Equal(want[i].Expiry) {
 			t.Errorf("lease %d = %+v, want %+v", i, ls[i], want[i])
 		}
 	}

@@ -289,7 +289,9 @@ func mustFail(t *testing.T, want string, args ...string) result {
 	return r
 }
 
-// cleanupInstance force-deletes an instance at the end of a test.
+// cleanupInstance force-deletes an instance at the end of a test. Call it
+// after registering the cleanups of the networks and profiles the instance
+// uses: cleanups run last first, and those are refused while in use.
 func cleanupInstance(t *testing.T, names ...string) {
 	t.Cleanup(func() {
 		for _, n := range names {

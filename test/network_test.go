@@ -140,11 +140,11 @@ func TestNetworkCreateValidateDelete(t *testing.T) {
 func TestGuestsOnABridge(t *testing.T) {
 	ctx := context.Background()
 	c := suite.client()
-	cleanupInstance(t, "g1", "g2", "g3", "g4")
 	t.Cleanup(func() {
 		c.DeleteProfile(context.Background(), "e2elan")
 		lxmgr(t, "network", "delete", "e2elan")
 	})
+	cleanupInstance(t, "g1", "g2", "g3", "g4")
 	must(t, "network", "create", "e2elan", "ipv4.address=10.231.9.1/24", "ipv4.nat=false", "dns.domain=e2e")
 	err := c.CreateProfile(ctx, api.ProfilesPost{Name: "e2elan", ProfilePut: api.ProfilePut{
 		Devices: api.Devices{"eth0": {"type": "nic", "network": "e2elan", "name": "eth0"}}}})
@@ -461,12 +461,12 @@ func TestNetworkLeftoversRemovedAtStart(t *testing.T) {
 // both bind, and one whose port is taken are refused, and nothing changes.
 func TestProfileNICAndProxyChecks(t *testing.T) {
 	c := suite.client()
-	cleanupInstance(t, "pn1", "pn2")
 	t.Cleanup(func() {
 		c.DeleteProfile(context.Background(), "e2epn")
 		c.DeleteProfile(context.Background(), "e2epn2")
 		lxmgr(t, "network", "delete", "e2epn")
 	})
+	cleanupInstance(t, "pn1", "pn2")
 	must(t, "network", "create", "e2epn", "ipv4.address=10.231.12.1/24", "ipv4.nat=false")
 	must(t, "profile", "create", "e2epn")
 	must(t, "profile", "device", "add", "e2epn", "eth0", "nic", "network=e2epn", "name=eth0")
@@ -605,8 +605,8 @@ func udpAsk(ns, addr, msg string) (string, error) {
 // use them: TCP and UDP, from the host itself and from another machine (a
 // namespace of the test's own, routed to the daemon's through a veth).
 func TestProxyFromOutsideAndUDP(t *testing.T) {
-	cleanupInstance(t, "px1")
 	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2epx") })
+	cleanupInstance(t, "px1")
 	must(t, "network", "create", "e2epx", "ipv4.address=10.231.13.1/24", "ipv4.nat=false")
 	must(t, "launch", "busybox", "px1", "-d", "eth0,network=e2epx", "--wait")
 	must(t, "exec", "px1", "--", "sh", "-c", "mkdir -p /www && echo hello-outside > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
@@ -643,8 +643,8 @@ func TestProxyFromOutsideAndUDP(t *testing.T) {
 // set itself on a network without DHCP (no lease to read: the daemon reads
 // the guest's interface through netlink), within about a second.
 func TestAddressWithoutDHCPShown(t *testing.T) {
-	cleanupInstance(t, "nd1")
 	t.Cleanup(func() { lxmgr(t, "network", "delete", "e2enodhcp") })
+	cleanupInstance(t, "nd1")
 	must(t, "network", "create", "e2enodhcp", "ipv4.address=10.231.14.1/24", "ipv4.dhcp=false", "ipv4.nat=false")
 	must(t, "launch", "busybox", "nd1", "-d", "eth0,network=e2enodhcp", "--wait")
 	if ip := ipv4Of(t, "nd1"); ip != "" {

@@ -13,13 +13,13 @@ import (
 // and config show --expanded, with a nic and a port forward that come from
 // a profile, checked on the real guest.
 func TestProfileCLIAgainstDaemon(t *testing.T) {
-	cleanupInstance(t, "pcg1")
 	t.Cleanup(func() {
 		lxmgr(t, "profile", "delete", "pcli")
 		lxmgr(t, "profile", "delete", "plim")
 		lxmgr(t, "network", "delete", "e2epnet")
 	})
-	must(t, "network", "create", "e2epnet", "ipv4.address=10.231.15.1/24", "ipv4.nat=false")
+	cleanupInstance(t, "pcg1")
+	must(t, "network", "create", "e2epnet", "ipv4.address=10.231.16.1/24", "ipv4.nat=false")
 	must(t, "profile", "create", "pcli")
 	yaml := `description: CLI test
 config:
@@ -48,7 +48,7 @@ devices:
 
 	// The guest gets its nic and its forward from the profile.
 	must(t, "launch", "busybox", "pcg1", "-p", "default", "-p", "pcli", "--wait")
-	if ip := ipv4Of(t, "pcg1"); !strings.HasPrefix(ip, "10.231.15.") {
+	if ip := ipv4Of(t, "pcg1"); !strings.HasPrefix(ip, "10.231.16.") {
 		t.Fatalf("address of a guest with a nic from a profile: %q", ip)
 	}
 	if got := readCgroup(t, "pids", "pcg1", "pids.max"); got != 150 {
@@ -72,16 +72,16 @@ devices:
 	}
 
 	// config device override copies the profile's nic into the instance.
-	must(t, "config", "device", "override", "pcg1", "eth0", "ipv4.address=10.231.15.50")
+	must(t, "config", "device", "override", "pcg1", "eth0", "ipv4.address=10.231.16.50")
 	own, expanded := must(t, "config", "show", "pcg1"), must(t, "config", "show", "pcg1", "--expanded")
-	if !strings.Contains(own, "ipv4.address: 10.231.15.50") || !strings.Contains(own, "network: e2epnet") || strings.Contains(own, "limits.processes") {
+	if !strings.Contains(own, "ipv4.address: 10.231.16.50") || !strings.Contains(own, "network: e2epnet") || strings.Contains(own, "limits.processes") {
 		t.Errorf("config show after override (own config only):\n%s", own)
 	}
-	if !strings.Contains(expanded, "limits.processes: \"80\"") || !strings.Contains(expanded, "ipv4.address: 10.231.15.50") || !strings.Contains(expanded, "plim") {
+	if !strings.Contains(expanded, "limits.processes: \"80\"") || !strings.Contains(expanded, "ipv4.address: 10.231.16.50") || !strings.Contains(expanded, "plim") {
 		t.Errorf("config show --expanded:\n%s", expanded)
 	}
 	must(t, "restart", "pcg1")
-	waitIP(t, "pcg1", "10.231.15.50")
+	waitIP(t, "pcg1", "10.231.16.50")
 }
 
 // TestBadConfigThroughCLIChangesNothing: bad keys and values through
