@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/lxmgr/lxmgr/internal/childproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,12 +25,13 @@ import (
 func runCommand(ctx context.Context, onLine func(string), argv ...string) error {
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive")
-	// No Pdeathsig: it fires when the forking OS thread exits, which a
-	// daemon that locks threads (netns work) can cause at any time.
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Setpgid:      true,
 		Unshareflags: syscall.CLONE_NEWNS,
 	}
+	// The leader dies with the daemon (its children finish the step they
+	// are in; the next start removes the interrupted build).
+	defer childproc.Tie(cmd)()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()

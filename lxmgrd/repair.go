@@ -73,8 +73,10 @@ func (d *daemon) repair(ctx context.Context) error {
 	leftovers, _ := filepath.Glob(filepath.Join(d.imagesDir(), ".*"))
 	for _, p := range leftovers {
 		slog.Warn("removing interrupted image build or upload", "path", p)
+		// Not fatal: the leftover is invisible to the image store and the
+		// next start tries again.
 		if err := os.RemoveAll(p); err != nil {
-			return err
+			slog.Error("interrupted image build or upload not removed", "path", p, "err", err)
 		}
 	}
 	running := 0

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/lxmgr/lxmgr/internal/childproc"
 	"golang.org/x/sys/unix"
 )
 
@@ -143,7 +144,7 @@ func btrfsCmd(ctx context.Context, args ...string) (string, error) {
 	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "btrfs", args...)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	if err := childproc.Run(cmd); err != nil {
 		return out.String(), fmt.Errorf("btrfs %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(out.String()))
 	}
 	return out.String(), nil

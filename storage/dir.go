@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/lxmgr/lxmgr/internal/childproc"
 )
 
 // dirBackend is the "dir" driver: volumes are plain directories and copies
@@ -70,15 +73,18 @@ func (d *dirBackend) create(ctx context.Context, path string) error {
 func (d *dirBackend) clone(ctx context.Context, src, dst string, readonly bool) error {
 	// cp -a keeps owners, modes, timestamps, xattrs, hardlinks, symlinks
 	// and device nodes; --reflink=auto clones extents where the
-	// filesystem can. The context kills cp on cancellation. The copy is
-	// made under dst's project (if any): the directory it lands in is
-	// not, so cp's files start unaccounted and setQuota labels them.
+	// filesystem can. The context kills cp on cancellation, and a crash
+	// of the daemon kills it too (childproc). The copy is made under dst's
+	// project (if any): the directory it lands in is not, so cp's files
+	// start unaccounted and setQuota labels them.
+	var out bytes.Buffer
 	cmd := exec.CommandContext(ctx, "cp", "-a", "--reflink=auto", "--", src, dst)
-	if out, err := cmd.CombinedOutput(); err != nil {
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := childproc.Run(cmd); err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return ctxErr
 		}
-		return fmt.Errorf("cp: %w: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("cp: %w: %s", err, strings.TrimSpace(out.String()))
 	}
 	return ctx.Err()
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -130,9 +132,7 @@ func (p *pool) Init(ctx context.Context) error {
 		return fmt.Errorf("init pool %q: %w", p.name, err)
 	}
 	for _, e := range leftovers {
-		if err := p.be.remove(ctx, filepath.Join(p.tmpDir(), e.Name())); err != nil {
-			return fmt.Errorf("init pool %q: remove leftover %q: %w", p.name, e.Name(), err)
-		}
+		p.removeLeftover(ctx, filepath.Join(p.tmpDir(), e.Name()))
 	}
 	// A spare must not outlive its image (a crash inside DeleteImage).
 	if err := p.removeOrphans(ctx, p.sparesDir(), p.HasImage); err != nil {
@@ -202,6 +202,22 @@ func isDir(p string) bool {
 	}
 	st, err := os.Lstat(p)
 	return err == nil && st.IsDir()
+}
+
+// removeLeftover removes work an interrupted operation left in .tmp. It
+// retries briefly, and a failure does not keep the pool from opening: the
+// leftover is invisible to everything else and the next Init tries again.
+// (A helper of a crashed daemon writing into it is killed with the daemon,
+// see childproc, but may take a moment to go.)
+func (p *pool) removeLeftover(ctx context.Context, path string) {
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = p.be.remove(ctx, path); err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	slog.Warn("storage: leftover of interrupted work not removed; retried at next start", "pool", p.name, "path", path, "err", err)
 }
 
 // build makes final atomically: make fills a work path in .tmp that is

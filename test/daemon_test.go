@@ -150,23 +150,30 @@ func TestSecondDaemonRefused(t *testing.T) {
 }
 
 func TestKillDuringCreateIsRepaired(t *testing.T) {
-	cleanupInstance(t, "crash1")
-	// A debian create unpacks and copies a few hundred MB: kill the daemon
-	// while that runs (the image itself is built first, untimed).
+	cleanupInstance(t, "crash1", "crashprep")
+	// Kill the daemon while a debian create copies the rootfs (cp, a few
+	// hundred MB on the dir pool). One create first, so the pool holds the
+	// unpacked image and the next one goes straight to the copy.
 	ensureDebian(t)
+	must(t, "create", "debian/12", "crashprep")
+	must(t, "delete", "crashprep")
 	r := lxmgrAsync(t, "create", "debian/12", "crash1")
 	deadline := time.Now().Add(time.Minute)
-	for !slices.Contains(instanceNames(t), "crash1") {
+	for !slices.ContainsFunc(helpersNow(suite.dir), func(p string) bool { return strings.Contains(p, " cp ") }) {
 		if time.Now().After(deadline) {
-			t.Fatal("create never started")
+			t.Fatal("the create never ran its copy")
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
-	time.Sleep(300 * time.Millisecond)
 	if err := suite.stopDaemon(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	r.Wait()
+	// The daemon's helpers (cp of the rootfs) die with it; one that kept
+	// writing would race the repair below.
+	if left := helpersOf(suite.dir); len(left) > 0 {
+		t.Errorf("helpers outlived the killed daemon: %v", left)
+	}
 	if err := suite.startDaemon(); err != nil {
 		t.Fatal(err)
 	}
@@ -227,4 +234,36 @@ func TestReconcileWhileDown(t *testing.T) {
 	must(t, "exec", "down2", "--", "true")
 	must(t, "stop", "down2")
 	must(t, "start", "down1")
+}
+
+// helpersOf lists, after a short grace, the non-daemon processes whose
+// command line names dir (cp, btrfs or debootstrap working there), as
+// "pid cmdline".
+func helpersOf(dir string) []string {
+	var left []string
+	for try := 0; try < 20; try++ {
+		if left = helpersNow(dir); len(left) == 0 {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return left
+}
+
+// helpersNow is one scan of helpersOf.
+func helpersNow(dir string) []string {
+	var out []string
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil || !strings.Contains(string(b), dir) {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		switch filepath.Base(args[0]) {
+		case "cp", "btrfs", "debootstrap":
+			out = append(out, strings.TrimPrefix(filepath.Dir(p), "/proc/")+" "+strings.Join(args, " "))
+		}
+	}
+	return out
 }
