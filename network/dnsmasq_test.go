@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -221,34 +220,7 @@ func TestDNSMasqDHCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	guest := newGuestNetns(t)
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = "vh0"
-	br, _ := netlink.LinkByName("lxt0")
-	attrs.MasterIndex = br.Attrs().Index
-	hw, _ := net.ParseMAC(mac)
-	if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "eth0", PeerHardwareAddr: hw}); err != nil {
-		t.Fatal(err)
-	}
-	vh, _ := netlink.LinkByName("vh0")
-	netlink.LinkSetUp(vh)
-	peer, _ := netlink.LinkByName("eth0")
-	f, err := os.Open(guest.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := netlink.LinkSetNsFd(peer, int(f.Fd())); err != nil {
-		t.Fatal(err)
-	}
-	guest.do(func() {
-		l, err := netlink.LinkByName("eth0")
-		if err == nil {
-			err = netlink.LinkSetUp(l)
-		}
-		if err != nil {
-			t.Error(err)
-		}
-	})
+	plugVeth(t, guest, "lxt0", "vh0", "eth0", mac)
 	start := time.Now()
 	out, err := exec.Command("nsenter", "--net="+guest.path, busybox, "udhcpc",
 		"-i", "eth0", "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true").CombinedOutput()

@@ -22,6 +22,17 @@ func leaseFor(t *testing.T, guest *guestNetns, bridge, hostIf, ifname, mac strin
 	if err != nil {
 		t.Skip("no busybox for udhcpc")
 	}
+	plugVeth(t, guest, bridge, hostIf, ifname, mac)
+	argv := append([]string{"--net=" + guest.path, busybox, "udhcpc", "-i", ifname, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true"}, args...)
+	if out, err := exec.Command("nsenter", argv...).CombinedOutput(); err != nil {
+		t.Fatalf("udhcpc on %s: %v\n%s", ifname, err, out)
+	}
+}
+
+// plugVeth adds a veth pair with its host side hostIf on bridge and its
+// peer ifname, with mac, up inside guest.
+func plugVeth(t *testing.T, guest *guestNetns, bridge, hostIf, ifname, mac string) {
+	t.Helper()
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = hostIf
 	br, err := netlink.LinkByName(bridge)
@@ -53,10 +64,6 @@ func leaseFor(t *testing.T, guest *guestNetns, bridge, hostIf, ifname, mac strin
 			t.Error(err)
 		}
 	})
-	argv := append([]string{"--net=" + guest.path, busybox, "udhcpc", "-i", ifname, "-f", "-q", "-n", "-t", "5", "-T", "1", "-s", "/bin/true"}, args...)
-	if out, err := exec.Command("nsenter", argv...).CombinedOutput(); err != nil {
-		t.Fatalf("udhcpc on %s: %v\n%s", ifname, err, out)
-	}
 }
 
 // leaseOf returns mac's lease as the lease file holds it now.
