@@ -91,12 +91,7 @@ func (f *createFlags) instanceDevices(base api.Devices) (api.Devices, error) {
 	if f.storage != "" && ov["root"] == nil {
 		ov["root"] = map[string]string{}
 	}
-	out := make(api.Devices, len(ov))
-	for name, keys := range ov {
-		d := maps.Clone(base[name])
-		if d == nil {
-			d = map[string]string{}
-		}
+	return overrideDevices(base, ov, func(name string, d map[string]string) {
 		if name == "root" {
 			setDefault(d, "type", "disk")
 			setDefault(d, "path", "/")
@@ -104,6 +99,23 @@ func (f *createFlags) instanceDevices(base api.Devices) (api.Devices, error) {
 			if f.storage != "" {
 				d["pool"] = f.storage
 			}
+		}
+	})
+}
+
+// overrideDevices builds the devices a request carries from -d overrides:
+// each starts from base's device of that name (the whole device replaces
+// the inherited one, so it must carry all its keys), gets prepare's
+// defaults, then the given keys (an empty value removes one).
+func overrideDevices(base api.Devices, ov map[string]map[string]string, prepare func(name string, d map[string]string)) (api.Devices, error) {
+	out := make(api.Devices, len(ov))
+	for name, keys := range ov {
+		d := maps.Clone(base[name])
+		if d == nil {
+			d = map[string]string{}
+		}
+		if prepare != nil {
+			prepare(name, d)
 		}
 		for k, v := range keys {
 			if v == "" {

@@ -250,6 +250,21 @@ func TestGuestsOnABridge(t *testing.T) {
 	// Also on the same instance, and on a stopped one (it could never start).
 	mustFail(t, "both listen", "config", "device", "add", "g1", "web2", "proxy", "listen=tcp:127.0.0.1:18080", "connect=tcp:127.0.0.1:80")
 	mustFail(t, "in use by device \"web\" of instance \"g1\"", "config", "device", "add", "g4", "web", "proxy", "listen=tcp:127.0.0.1:18080", "connect=tcp:127.0.0.1:80")
+	// A copy would listen on the same address: refused, unless -d gives it
+	// its own; the copy's forward then reaches the copy.
+	cleanupInstance(t, "g1copy")
+	mustFail(t, "in use by device \"web\" of instance \"g1\"", "copy", "g1", "g1copy")
+	must(t, "copy", "g1", "g1copy", "-d", "web,listen=tcp:0.0.0.0:18082", "-c", "user.site=copy")
+	if out := must(t, "config", "show", "g1copy"); !strings.Contains(out, "listen: tcp:0.0.0.0:18082") || !strings.Contains(out, "user.site: copy") {
+		t.Errorf("copy -d/-c not applied:\n%s", out)
+	}
+	must(t, "start", "g1copy")
+	waitReady(t, "g1copy")
+	must(t, "exec", "g1copy", "--", "sh", "-c", "echo hello-copy > /www/index.html && httpd -p 127.0.0.1:80 -h /www")
+	if got := fetchInNetns(t, "http://127.0.0.1:18082/"); got != "hello-copy\n" {
+		t.Errorf("through the copy's forward: %q", got)
+	}
+	must(t, "delete", "--force", "g1copy")
 
 	// Everything survives a daemon restart: addresses, names, forwards.
 	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
