@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -237,6 +238,9 @@ func TestGuestsOnABridge(t *testing.T) {
 	mustFail(t, "in use", "network", "delete", "e2elan")
 	if out := must(t, "network", "info", "e2elan"); !strings.Contains(out, ip1) || !strings.Contains(out, "10.231.9.77") || !strings.Contains(out, "g2") {
 		t.Errorf("network info lacks leases or users:\n%s", out)
+	} else if m := regexp.MustCompile(`Packets received:\s+(\S+)`).FindStringSubmatch(out); m == nil || m[1] == "0" {
+		// The guests' DHCP, DNS and pings went through the bridge.
+		t.Errorf("network info shows no traffic on the bridge:\n%s", out)
 	}
 
 	// A port forward from the host to a server in the guest.
