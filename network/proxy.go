@@ -349,3 +349,29 @@ func (px *proxy) dial() (net.Conn, error) {
 	})
 	return c, err
 }
+
+// ListenFile binds spec's listen address in the current namespace and
+// returns the socket as a file, to be handed to the process that serves it
+// (Proxies.StartOn there). A listen address in use is ErrConflict, as for
+// Start: binding here keeps that error synchronous and clear.
+func ListenFile(spec ProxySpec) (*os.File, error) {
+	spec, err := ParseProxy(spec.Listen, spec.Connect)
+	if err != nil {
+		return nil, err
+	}
+	proto, addr := split(spec.Listen)
+	if proto == "tcp" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, bindError(spec, err)
+		}
+		defer ln.Close() // the file is a duplicate that stays bound
+		return ln.(*net.TCPListener).File()
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, bindError(spec, err)
+	}
+	defer pc.Close()
+	return pc.(*net.UDPConn).File()
+}
