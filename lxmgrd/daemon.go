@@ -19,7 +19,6 @@ import (
 
 	"github.com/lxmgr/lxmgr/db"
 	"github.com/lxmgr/lxmgr/instance"
-	"github.com/lxmgr/lxmgr/network"
 	"github.com/lxmgr/lxmgr/profiles"
 	"github.com/lxmgr/lxmgr/storage"
 )
@@ -43,7 +42,12 @@ type daemon struct {
 
 	net        netState
 	guestAddrs guestAddrCache // netlink reads of guests' addresses
-	proxies    *network.Proxies
+	// proxyMu serialises syncProxies (starting, adopting, killing proxy
+	// processes); proxyPids (under proxyPidsMu) is the init pid each
+	// instance's proxy processes serve.
+	proxyMu     sync.Mutex
+	proxyPidsMu sync.Mutex
+	proxyPids   map[string]int
 
 	// shutdownCh is closed when a host power-off was asked for (SIGPWR or
 	// PUT /internal/shutdown): serve returns after the guests are stopped.
@@ -73,7 +77,7 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory %q: %w", dir, err)
 	}
-	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, proxies: network.NewProxies(), shutdownCh: make(chan struct{}), bg: ctx}
+	d := &daemon{dir: abs, ops: newOperations(), locks: newNameLocks(), pools: map[string]storage.Driver{}, proxyPids: map[string]int{}, shutdownCh: make(chan struct{}), bg: ctx}
 	// 0711: host users may traverse to what liblxc needs but can list nothing.
 	for _, p := range []string{d.dir, d.imagesDir(), d.lxcPath(), filepath.Join(d.dir, "storage-pools")} {
 		if err := os.MkdirAll(p, 0o711); err != nil {
@@ -106,13 +110,18 @@ func newDaemon(ctx context.Context, dir string) (*daemon, error) {
 	}
 	d.cache = newStateCache(d.lxc)
 	d.ready = newReadyTrackers()
-	d.cache.onNewInit = func(name string, pid int) { d.watchReady(name, pid) }
+	d.cache.onNewInit = func(name string, pid int) {
+		d.watchReady(name, pid)
+		// The forwards' processes hold the old init's namespace.
+		go d.resyncProxies(name)
+	}
 	// In the background: the refresh loop must not wait on dnsmasq.
 	d.cache.onStopped = func(name string) { go d.stoppedOnItsOwn(name) }
+	d.cache.onTick = d.proxyCheck
 	if err := d.repair(ctx); err != nil {
 		return nil, fmt.Errorf("repair state left by the last run: %w", err)
 	}
-	d.startAllProxies(ctx)
+	d.reconcileProxies(ctx)
 	return d, nil
 }
 
@@ -235,7 +244,7 @@ func (d *daemon) serve(ctx context.Context) error {
 	defer cancel()
 	srv.Shutdown(sctx)
 	d.ops.shutdown(sctx)
-	d.proxies.StopAll()
+	// The proxy processes keep serving: the next start adopts them.
 	os.Remove(sock)
 	d.db.Close()
 	d.lock.Close()

@@ -69,7 +69,7 @@ func (d *daemon) deleteInstance(ctx context.Context, inst db.Instance, force boo
 		return err
 	}
 	d.cache.forget(inst.Name)
-	d.stopProxies(inst.Name, devs)
+	d.stopProxies(inst.Name)
 	clearNICLimits(inst, devs)
 	d.reloadNetworks(ctx, networksOf(inst, devs)...)
 	d.releaseLeases(ctx, inst.Name, gone)

@@ -305,8 +305,8 @@ func (d *daemon) applyLive(ctx context.Context, inst db.Instance, cfg map[string
 	if err := d.lxc.SetLimits(ctx, inst.Name, limits); err != nil {
 		return err
 	}
-	d.stopProxies(inst.Name, oldDevs)
-	if err := d.startProxies(inst.Name, devs); err != nil {
+	// Unchanged forwards keep their process and their connections.
+	if err := d.syncProxies(inst.Name, devs, d.cache.get(inst.Name)); err != nil {
 		return err
 	}
 	return applyNICLimits(inst, devs)

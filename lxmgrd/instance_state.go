@@ -148,12 +148,12 @@ func (d *daemon) startInstance(ctx context.Context, op *operation, name string, 
 		return fmt.Errorf("start instance %q: %w", name, err)
 	}
 	st := d.cache.refresh(name)
-	err = d.startProxies(name, devs)
+	err = d.syncProxies(name, devs, st)
 	if err == nil {
 		err = applyNICLimits(inst, devs)
 	}
 	if err != nil {
-		d.stopProxies(name, devs)
+		d.stopProxies(name)
 		d.lxc.Stop(context.Background(), name, 0, true)
 		d.cache.refresh(name)
 		return fmt.Errorf("start instance %q: %w", name, err)
@@ -223,7 +223,10 @@ func (d *daemon) stopInstance(ctx context.Context, name string, timeout time.Dur
 	stopped := d.cache.refresh(name).Status == instance.StatusStopped
 	if inst, profs, lerr := d.loadInstance(ctx, name); lerr == nil {
 		_, devs := expand(inst, profs)
-		d.stopProxies(name, devs)
+		// A guest that did not stop keeps its forwards.
+		if err := d.syncProxies(name, devs, d.cache.get(name)); err != nil {
+			slog.Warn("proxies after stop", "instance", name, "err", err)
+		}
 		clearNICLimits(inst, devs)
 		if stopped {
 			d.releaseDropped(ctx, inst, devs)

@@ -108,9 +108,11 @@ func (d *daemon) releaseDropped(ctx context.Context, inst db.Instance, devs api.
 	d.releaseLeases(ctx, inst.Name, goneNICs(d.ranNICs(inst.Name), nicsOf(inst, devs)))
 }
 
-// stoppedOnItsOwn releases the leases of nics a guest that stopped without
-// the daemon's doing had dropped while it ran.
+// stoppedOnItsOwn stops the proxy processes of a guest that stopped without
+// the daemon's doing, and releases the leases of nics it had dropped while
+// it ran.
 func (d *daemon) stoppedOnItsOwn(name string) {
+	d.resyncProxies(name)
 	inst, profs, err := d.loadInstance(d.bg, name)
 	if err != nil {
 		return // deleted meanwhile: the delete released its leases

@@ -18,6 +18,14 @@ import (
 var version = "0.1.0"
 
 func main() {
+	// A proxy device's own process (see startProxyProc): not the daemon.
+	if len(os.Args) > 1 && os.Args[1] == forkproxyArg {
+		if err := runForkproxy(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "lxmgrd forkproxy:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	debug := flag.Bool("debug", false, "log debug messages")
 	showVersion := flag.Bool("version", false, "print the version and exit")
 	flag.Parse()

@@ -35,6 +35,9 @@ type stateCache struct {
 	// onStopped is called when run finds that a guest it saw running has
 	// stopped on its own (poweroff inside, crash).
 	onStopped func(name string)
+	// onTick is called with every guest's state at each periodic refresh;
+	// it must be cheap (memory only).
+	onTick func(name string, st runtimeState)
 }
 
 func newStateCache(drv *instance.Driver) *stateCache {
@@ -114,6 +117,9 @@ func (c *stateCache) run(ctx context.Context) {
 			}
 			if after.Status == instance.StatusRunning && after.Pid != 0 && after.Pid != before.Pid && !after.Ready && c.onNewInit != nil {
 				c.onNewInit(n, after.Pid)
+			}
+			if c.onTick != nil {
+				c.onTick(n, after)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,10 +93,10 @@ func split(s string) (string, string) {
 	return p, a
 }
 
-// Proxies is the daemon's registry of running port forwards, keyed by
-// instance and device name (the key format is the caller's). It is safe for
-// concurrent use. Nothing persists: the daemon starts the proxies of its
-// running guests again after a restart.
+// Proxies is a registry of running port forwards, keyed by instance and
+// device name (the key format is the caller's). It is safe for concurrent
+// use. lxmgrd runs each forward in its own process (lxmgrd forkproxy) so
+// that it outlives the daemon; that process serves it through a Proxies.
 type Proxies struct {
 	mu sync.Mutex
 	m  map[string]*proxy
@@ -131,6 +132,22 @@ type proxy struct {
 // namespace target returns at that moment. A listen address in use is
 // ErrConflict. A running proxy under key is stopped first.
 func (p *Proxies) Start(key string, spec ProxySpec, target ProxyTarget) error {
+	return p.start(key, spec, nil, target)
+}
+
+// StartOn is Start on a socket bound elsewhere: f is a listening TCP socket
+// or a bound UDP socket (matching spec's protocol), typically inherited from
+// the process that bound it so that a bind error was reported there. f is
+// not closed; the proxy uses a duplicate of it.
+func (p *Proxies) StartOn(key string, spec ProxySpec, f *os.File, target ProxyTarget) error {
+	if f == nil {
+		return fmt.Errorf("%w: no socket to serve %s on", ErrInvalid, spec.Listen)
+	}
+	return p.start(key, spec, f, target)
+}
+
+// start binds spec's listen address, or takes over the socket f when given.
+func (p *Proxies) start(key string, spec ProxySpec, f *os.File, target ProxyTarget) error {
 	spec, err := ParseProxy(spec.Listen, spec.Connect)
 	if err != nil {
 		return err
@@ -149,13 +166,19 @@ func (p *Proxies) Start(key string, spec ProxySpec, target ProxyTarget) error {
 		px.dialTO = 10 * time.Second
 	}
 	proto, addr := split(spec.Listen)
-	if proto == "tcp" {
-		px.ln, err = net.Listen("tcp", addr)
-	} else {
-		px.pc, err = net.ListenPacket("udp", addr)
-	}
-	if err != nil {
-		return bindError(spec, err)
+	switch {
+	case f != nil:
+		if err := px.adopt(proto, f); err != nil {
+			return err
+		}
+	case proto == "tcp":
+		if px.ln, err = net.Listen("tcp", addr); err != nil {
+			return bindError(spec, err)
+		}
+	default:
+		if px.pc, err = net.ListenPacket("udp", addr); err != nil {
+			return bindError(spec, err)
+		}
 	}
 	px.wg.Add(1)
 	if proto == "tcp" {
@@ -164,6 +187,33 @@ func (p *Proxies) Start(key string, spec ProxySpec, target ProxyTarget) error {
 		go px.serveUDP()
 	}
 	p.m[key] = px
+	return nil
+}
+
+// adopt takes an inherited socket as px's listener, refusing one of the
+// wrong kind (a UDP socket for a TCP forward would otherwise fail late).
+func (px *proxy) adopt(proto string, f *os.File) error {
+	if proto == "tcp" {
+		ln, err := net.FileListener(f)
+		if err != nil {
+			return fmt.Errorf("%w: inherited socket for %s: %w", ErrInvalid, px.spec.Listen, err)
+		}
+		if _, ok := ln.(*net.TCPListener); !ok {
+			ln.Close()
+			return fmt.Errorf("%w: inherited socket for %s is not a TCP listener", ErrInvalid, px.spec.Listen)
+		}
+		px.ln = ln
+		return nil
+	}
+	pc, err := net.FilePacketConn(f)
+	if err != nil {
+		return fmt.Errorf("%w: inherited socket for %s: %w", ErrInvalid, px.spec.Listen, err)
+	}
+	if _, ok := pc.(*net.UDPConn); !ok {
+		pc.Close()
+		return fmt.Errorf("%w: inherited socket for %s is not a UDP socket", ErrInvalid, px.spec.Listen)
+	}
+	px.pc = pc
 	return nil
 }
 
@@ -298,4 +348,30 @@ func (px *proxy) dial() (net.Conn, error) {
 		return err
 	})
 	return c, err
+}
+
+// ListenFile binds spec's listen address in the current namespace and
+// returns the socket as a file, to be handed to the process that serves it
+// (Proxies.StartOn there). A listen address in use is ErrConflict, as for
+// Start: binding here keeps that error synchronous and clear.
+func ListenFile(spec ProxySpec) (*os.File, error) {
+	spec, err := ParseProxy(spec.Listen, spec.Connect)
+	if err != nil {
+		return nil, err
+	}
+	proto, addr := split(spec.Listen)
+	if proto == "tcp" {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, bindError(spec, err)
+		}
+		defer ln.Close() // the file is a duplicate that stays bound
+		return ln.(*net.TCPListener).File()
+	}
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return nil, bindError(spec, err)
+	}
+	defer pc.Close()
+	return pc.(*net.UDPConn).File()
 }

@@ -2,8 +2,10 @@ package network
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -242,5 +244,59 @@ func TestListenOverlap(t *testing.T) {
 		if got := ListenOverlap(spec(c.b), spec(c.a)); got != c.want {
 			t.Errorf("ListenOverlap(%s, %s) = %v, want %v", c.b, c.a, got, c.want)
 		}
+	}
+}
+
+// TestProxyStartOn serves a forward on a socket bound before (as lxmgrd
+// binds it and hands it to its forkproxy child), dialling through an
+// already open namespace fd (/proc/self/fd/N, as the child does), and
+// refuses a socket of the wrong protocol.
+func TestProxyStartOn(t *testing.T) {
+	if inFreshNetns(t) {
+		return
+	}
+	guest := newGuestNetns(t)
+	echoServers(t, guest)
+	ns, err := os.Open(guest.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Close()
+	target := func() (string, error) { return fmt.Sprintf("/proc/self/fd/%d", ns.Fd()), nil }
+	spec, _ := ParseProxy("tcp:127.0.0.1:18085", "tcp:127.0.0.1:7")
+	p := NewProxies()
+	t.Cleanup(p.StopAll)
+
+	pc, err := net.ListenPacket("udp", "127.0.0.1:18085")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uf, _ := pc.(*net.UDPConn).File()
+	pc.Close()
+	if err := p.StartOn("k", spec, uf, target); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a UDP socket for a TCP forward: %v, want ErrInvalid", err)
+	}
+	uf.Close()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:18085")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := ln.(*net.TCPListener).File()
+	ln.Close() // the proxy must hold its own copy of the socket
+	if err := p.StartOn("k", spec, f, target); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	c, err := net.Dial("tcp", "127.0.0.1:18085")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(3 * time.Second))
+	c.Write([]byte("ping"))
+	c.(*net.TCPConn).CloseWrite()
+	if got, err := io.ReadAll(c); err != nil || string(got) != "ping" {
+		t.Errorf("through the inherited socket: %q, %v", got, err)
 	}
 }

@@ -16,8 +16,8 @@ import (
 // emptyAndCheckNetns deletes every instance and network of the daemon under
 // test (the default network too, once no profile names it), stops the
 // daemon and returns what it left in the suite's network namespace: a
-// link other than lo (a bridge, a veth, a shaping ifb), a dnsmasq of the
-// suite's state directory, the daemon's nftables table. Everything the
+// link other than lo (a bridge, a veth, a shaping ifb), a dnsmasq or a
+// proxy process of the suite's state directory, the daemon's nftables table. Everything the
 // daemon sets up it must also take down.
 func (e *env) emptyAndCheckNetns() []string {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -44,6 +44,11 @@ func (e *env) emptyAndCheckNetns() []string {
 		argv := strings.Split(string(b), "\x00")
 		if filepath.Base(argv[0]) == "dnsmasq" && strings.Contains(string(b), e.dir+"/") {
 			problems = append(problems, fmt.Sprintf("dnsmasq left: pid %s: %s", filepath.Base(filepath.Dir(p)), strings.Join(argv, " ")))
+		}
+		// A port forward's own process (lxmgrd forkproxy) outlives the
+		// daemon by design, but not its guest or device.
+		if len(argv) > 2 && argv[1] == "forkproxy" && strings.HasPrefix(argv[2], e.dir+"/") {
+			problems = append(problems, fmt.Sprintf("proxy process left: pid %s: %s", filepath.Base(filepath.Dir(p)), strings.Join(argv[:3], " ")))
 		}
 	}
 	out, err = exec.Command("nsenter", "--net=/run/netns/"+e.netns, "nft", "list", "tables").CombinedOutput()

@@ -269,13 +269,61 @@ func TestGuestsOnABridge(t *testing.T) {
 		t.Errorf("through the copy's forward: %q", got)
 	}
 	must(t, "delete", "--force", "g1copy")
+	if left := proxyProcsOf("g1copy"); len(left) > 0 {
+		t.Errorf("proxy processes of a deleted guest: %v", left)
+	}
+
+	// A forward is its own process: a connection opened through it before
+	// a daemon stop keeps carrying data while the daemon is down and after
+	// it is back, new connections work meanwhile, and the restarted daemon
+	// adopts the same process.
+	tcpEcho(t, fmt.Sprintf("/proc/%d/ns/net", stateOf(t, "g1").Pid), "127.0.0.1:7")
+	must(t, "config", "device", "add", "g1", "echo", "proxy", "listen=tcp:0.0.0.0:18083", "connect=tcp:127.0.0.1:7")
+	echoPid := proxyProc(t, "g1", "echo")
+	if echoPid == 0 {
+		t.Fatal("no process serves the new forward")
+	}
+	conn, err := dialInNetns("tcp", "127.0.0.1:18083")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if got, err := roundTrip(conn, "before"); err != nil || got != "before" {
+		t.Fatalf("through the echo forward: %q, %v", got, err)
+	}
 
 	// Everything survives a daemon restart: addresses, names, forwards.
 	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	if got, err := roundTrip(conn, "daemon-down"); err != nil || got != "daemon-down" {
+		t.Errorf("open connection while the daemon is stopped: %q, %v", got, err)
+	}
+	if got := fetch(); got != "hello-proxy\n" {
+		t.Errorf("new connection while the daemon is stopped: %q", got)
+	}
 	if err := suite.startDaemon(); err != nil {
 		t.Fatal(err)
+	}
+	if got, err := roundTrip(conn, "daemon-back"); err != nil || got != "daemon-back" {
+		t.Errorf("open connection after the daemon restart: %q, %v", got, err)
+	}
+	if pid := proxyProc(t, "g1", "echo"); pid != echoPid {
+		t.Errorf("forward process after the daemon restart: pid %d, want the adopted %d", pid, echoPid)
+	}
+	// The half-close still goes through: the guest's server sees EOF and
+	// closes its side, which the client sees.
+	conn.(*net.TCPConn).CloseWrite()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if rest, err := io.ReadAll(conn); err != nil || len(rest) != 0 {
+		t.Errorf("after the half-close: %q, %v", rest, err)
+	}
+	must(t, "config", "device", "remove", "g1", "echo")
+	if proxyProcAlive(echoPid, filepath.Join(suite.dir, "proxies", "g1", "echo.json")) {
+		t.Errorf("forward process %d still runs after its device was removed", echoPid)
+	}
+	if _, err := os.Stat(filepath.Join(suite.dir, "proxies", "g1", "echo.json")); !os.IsNotExist(err) {
+		t.Errorf("record of a removed forward: %v", err)
 	}
 	if ipv4Of(t, "g1") != ip1 || ipv4Of(t, "g2") != ip2 {
 		t.Fatalf("addresses after daemon restart: %s %s", ipv4Of(t, "g1"), ipv4Of(t, "g2"))
@@ -287,10 +335,19 @@ func TestGuestsOnABridge(t *testing.T) {
 		t.Fatalf("proxy after daemon restart: %q", got)
 	}
 	// ... and a guest restart (the server is started again in the guest).
+	webPid := proxyProc(t, "g1", "web")
 	must(t, "restart", "g1")
 	must(t, "exec", "g1", "--", "sh", "-c", "httpd -p 127.0.0.1:80 -h /www")
 	if got := fetch(); got != "hello-proxy\n" {
 		t.Fatalf("proxy after guest restart: %q", got)
+	}
+	// The new init has a new network namespace: a new process serves it.
+	if pid := proxyProc(t, "g1", "web"); pid == 0 || pid == webPid {
+		t.Errorf("forward process after a guest restart: pid %d (before: %d)", pid, webPid)
+	}
+	must(t, "delete", "--force", "g1")
+	if left := proxyProcsOf("g1"); len(left) > 0 {
+		t.Errorf("proxy processes of a deleted guest: %v", left)
 	}
 }
 
