@@ -173,6 +173,7 @@ func (d *daemon) reconcileProxies(ctx context.Context) {
 	}
 	d.proxyMu.Lock()
 	defer d.proxyMu.Unlock()
+	d.sweepProxyOrphans()
 	known := map[string]bool{}
 	adopted := 0
 	for _, ie := range insts {

@@ -122,6 +122,32 @@ func (d *daemon) readProxyRecords(name string) map[string]proxyRecord {
 	return out
 }
 
+// sweepProxyOrphans kills the forkproxy processes of this state directory
+// that no record names: a crash between starting one and writing its
+// record (or a record lost since) would otherwise leave it holding its
+// listen address, and the next start could not bind it again.
+func (d *daemon) sweepProxyOrphans() {
+	prefix := d.proxiesDir() + string(filepath.Separator)
+	procs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range procs {
+		pid, err := strconv.Atoi(filepath.Base(dir))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		p := readProc(pid)
+		if !p.alive || len(p.cmdline) < 3 || p.cmdline[1] != forkproxyArg || !strings.HasPrefix(p.cmdline[2], prefix) {
+			continue
+		}
+		path := p.cmdline[2]
+		inst := filepath.Base(filepath.Dir(path))
+		dev := strings.TrimSuffix(filepath.Base(path), ".json")
+		if r, ok := d.readProxyRecords(inst)[dev]; ok && r.Pid == pid && isProxyProc(r, path, p) {
+			continue
+		}
+		killProxyProc(proxyRecord{forkproxySpec: forkproxySpec{Instance: inst, Device: dev}, Pid: pid, StartTime: p.startTime}, path)
+	}
+}
+
 // removeProxyRecord removes a record and its process's log.
 func removeProxyRecord(path string) {
 	os.Remove(path)

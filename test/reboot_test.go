@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -39,5 +40,25 @@ func TestInGuestReboot(t *testing.T) {
 	}
 	if out := must(t, "exec", "rb1", "--", "sh", "-c", "grep -c -e ' /data ' -e ' /var/www ' /proc/mounts"); strings.TrimSpace(out) != "2" {
 		t.Errorf("mounts after reboot: %q", out)
+	}
+	// A forward process whose record is lost (a crash between its start
+	// and the record's write) still holds its port: the next start kills
+	// it and serves the device with a new one.
+	orphan := proxyProc(t, "rb1", "web")
+	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(suite.dir, "proxies", "rb1", "web.json"))
+	if err := suite.startDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	if pid := proxyProc(t, "rb1", "web"); pid == 0 || pid == orphan {
+		t.Errorf("forward after its record was lost: pid %d (the orphan was %d)", pid, orphan)
+	}
+	if left := proxyProcsOf("rb1"); len(left) != 1 {
+		t.Errorf("forward processes of rb1: %v, want one", left)
+	}
+	if got := fetchInNetns(t, "http://127.0.0.1:18110/"); got != "site\n" {
+		t.Errorf("port forward after the orphan was replaced: %q", got)
 	}
 }
