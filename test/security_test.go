@@ -1,0 +1,32 @@
+package test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestNestingMountsFreshProc: with security.nesting=true a guest can mount a
+// fresh proc from a nested user namespace, as a nested container manager
+// does. The guest's own proc has overmounts (lxcfs files, a read-only
+// /proc/sys) that are locked in a nested user namespace, so the kernel
+// refuses a new proc unless a fully visible one exists: the clean proc under
+// /dev/.lxc/proc (and sys under /dev/.lxc/sys), which liblxc mounts for the
+// lxc.apparmor.allow_nesting=1 that security.nesting renders, as its
+// nesting.conf does. A guest without nesting is refused. (Checked to fail
+// with nesting not rendered.)
+func TestNestingMountsFreshProc(t *testing.T) {
+	cleanupInstance(t, "nest1", "nest0")
+	must(t, "launch", "busybox", "nest1", "-c", "security.nesting=true", "--wait")
+	must(t, "launch", "busybox", "nest0", "--wait")
+	mountProc := []string{"--", "unshare", "-r", "-m", "-p", "-f", "sh", "-c", "mkdir -p /tmp/p && mount -t proc proc /tmp/p && test -e /tmp/p/self/status"}
+	if r := lxmgr(t, append([]string{"exec", "nest1"}, mountProc...)...); r.code != 0 {
+		t.Errorf("fresh proc mount in a nested user namespace with security.nesting=true: exit %d: %s", r.code, r.stderr)
+	}
+	if r := lxmgr(t, append([]string{"exec", "nest0"}, mountProc...)...); r.code == 0 || !strings.Contains(r.stderr, "denied") && !strings.Contains(r.stderr, "not permitted") {
+		t.Errorf("fresh proc mount in a nested user namespace without security.nesting: exit %d, stderr %q; want a permission error", r.code, r.stderr)
+	}
+	// sysfs likewise.
+	if out := must(t, "exec", "nest1", "--", "sh", "-c", "grep -c -e ' /dev/.lxc/proc proc ' -e ' /dev/.lxc/sys sysfs ' /proc/mounts"); strings.TrimSpace(out) != "2" {
+		t.Errorf("nesting guest lacks the clean proc and sys mounts: %q", out)
+	}
+}
