@@ -1,6 +1,8 @@
 package test
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -29,4 +31,30 @@ func TestNestingMountsFreshProc(t *testing.T) {
 	if out := must(t, "exec", "nest1", "--", "sh", "-c", "grep -c -e ' /dev/.lxc/proc proc ' -e ' /dev/.lxc/sys sysfs ' /proc/mounts"); strings.TrimSpace(out) != "2" {
 		t.Errorf("nesting guest lacks the clean proc and sys mounts: %q", out)
 	}
+}
+
+// TestProtectionDelete: security.protection.delete=true refuses a delete
+// (also a forced one) and keeps the guest; once unset the delete works.
+func TestProtectionDelete(t *testing.T) {
+	cleanupInstance(t, "prot1")
+	t.Cleanup(func() { lxmgr(t, "config", "unset", "prot1", "security.protection.delete") })
+	must(t, "create", "busybox", "prot1", "-c", "security.protection.delete=true")
+	mustFail(t, "security.protection.delete", "delete", "prot1")
+	mustFail(t, "security.protection.delete", "delete", "--force", "prot1")
+	if !slicesContains(instanceNames(t), "prot1") {
+		t.Fatal("a refused delete removed the instance")
+	}
+	if _, err := os.Stat(rootfsOf("prot1")); err != nil {
+		t.Fatalf("a refused delete removed the rootfs: %v", err)
+	}
+	must(t, "config", "unset", "prot1", "security.protection.delete")
+	must(t, "delete", "prot1")
+	if slicesContains(instanceNames(t), "prot1") {
+		t.Fatal("delete after unset left the instance")
+	}
+}
+
+// rootfsOf is a guest's rootfs in the default (dir) pool, as the host sees it.
+func rootfsOf(name string) string {
+	return filepath.Join(suite.dir, "storage-pools", "default", "containers", name, "rootfs")
 }
