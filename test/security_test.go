@@ -58,3 +58,29 @@ func TestProtectionDelete(t *testing.T) {
 func rootfsOf(name string) string {
 	return filepath.Join(suite.dir, "storage-pools", "default", "containers", name, "rootfs")
 }
+
+// TestNoChownWalkAtLaunch: the rootfs is not shifted on disk at launch: its
+// files stay owned by host uid 0 while the guest's init runs as a mapped,
+// non-zero host uid and sees them owned by its own root.
+func TestNoChownWalkAtLaunch(t *testing.T) {
+	cleanupInstance(t, "nochown1")
+	must(t, "launch", "busybox", "nochown1", "--wait")
+	if uid := hostUIDOf(t, int(stateOf(t, "nochown1").Pid)); uid == 0 {
+		t.Fatal("the guest's init runs as host root; the check below would prove nothing")
+	}
+	for _, p := range []string{"bin/busybox", "etc", "."} {
+		var st syscallStat
+		if err := statOwner(filepath.Join(rootfsOf("nochown1"), p), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.uid != 0 || st.gid != 0 {
+			t.Errorf("rootfs %s owned by host %d:%d after launch, want 0:0 (a chown walk ran)", p, st.uid, st.gid)
+		}
+	}
+	if out := must(t, "exec", "nochown1", "--", "stat", "-c", "%u:%g", "/bin/busybox", "/etc"); out != "0:0\n0:0\n" {
+		t.Errorf("owners seen in the guest: %q, want root", out)
+	}
+	if out := must(t, "exec", "nochown1", "--", "id", "-u"); strings.TrimSpace(out) != "0" {
+		t.Errorf("exec runs as guest uid %q, want 0", out)
+	}
+}
