@@ -41,14 +41,7 @@ func (d *daemon) autostart(ctx context.Context) {
 			todo = append(todo, ie)
 		}
 	}
-	sort.SliceStable(todo, func(i, j int) bool {
-		pi, pj := intKey(todo[i].cfg, "boot.autostart.priority"), intKey(todo[j].cfg, "boot.autostart.priority")
-		if pi != pj {
-			return pi > pj
-		}
-		return todo[i].inst.Name < todo[j].inst.Name
-	})
-	for _, ie := range todo {
+	for _, ie := range autostartOrder(todo) {
 		name := ie.inst.Name
 		err := d.withLock(ctx, name, func() error {
 			// The host-shutdown mark is used once: a guest the admin stops
@@ -84,24 +77,17 @@ func (d *daemon) stopAll(ctx context.Context, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
-	groups := map[int][]expandedInstance{}
+	var running []expandedInstance
 	for _, ie := range insts {
-		if d.cache.refresh(ie.inst.Name).Status == instance.StatusStopped {
-			continue
+		if d.cache.refresh(ie.inst.Name).Status != instance.StatusStopped {
+			running = append(running, ie)
 		}
-		p := intKey(ie.cfg, "boot.stop.priority")
-		groups[p] = append(groups[p], ie)
 	}
-	prios := make([]int, 0, len(groups))
-	for p := range groups {
-		prios = append(prios, p)
-	}
-	sort.Sort(sort.Reverse(sort.IntSlice(prios)))
 	var errs []error
-	for _, p := range prios {
+	for _, group := range stopGroups(running) {
 		var wg sync.WaitGroup
 		var mu sync.Mutex
-		for _, ie := range groups[p] {
+		for _, ie := range group {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -120,9 +106,46 @@ func (d *daemon) stopAll(ctx context.Context, timeout time.Duration) error {
 			}()
 		}
 		wg.Wait()
-		slog.Info("stopped guests of one stop priority", "priority", p, "count", len(groups[p]))
+		slog.Info("stopped guests of one stop priority", "priority", intKey(group[0].cfg, "boot.stop.priority"), "count", len(group))
 	}
 	return errors.Join(errs...)
+}
+
+// autostartOrder returns the guests in the order autostart starts them:
+// highest boot.autostart.priority first, by name among equals. It is pure
+// so that the order is tested apart from the daemon (the instance list
+// comes sorted by name, which would hide a missing priority sort).
+func autostartOrder(todo []expandedInstance) []expandedInstance {
+	out := append([]expandedInstance(nil), todo...)
+	sort.SliceStable(out, func(i, j int) bool {
+		pi, pj := intKey(out[i].cfg, "boot.autostart.priority"), intKey(out[j].cfg, "boot.autostart.priority")
+		if pi != pj {
+			return pi > pj
+		}
+		return out[i].inst.Name < out[j].inst.Name
+	})
+	return out
+}
+
+// stopGroups splits the running guests into groups of equal
+// boot.stop.priority, highest priority first; stopAll stops a group in
+// parallel and the groups in turn.
+func stopGroups(running []expandedInstance) [][]expandedInstance {
+	groups := map[int][]expandedInstance{}
+	for _, ie := range running {
+		p := intKey(ie.cfg, "boot.stop.priority")
+		groups[p] = append(groups[p], ie)
+	}
+	prios := make([]int, 0, len(groups))
+	for p := range groups {
+		prios = append(prios, p)
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(prios)))
+	out := make([][]expandedInstance, 0, len(prios))
+	for _, p := range prios {
+		out = append(out, groups[p])
+	}
+	return out
 }
 
 // markLastState sets (or, with "", removes) the host-shutdown mark.

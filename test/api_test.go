@@ -108,6 +108,23 @@ func TestProfilesAPI(t *testing.T) {
 	if list := must(t, "profile", "list"); !strings.Contains(list, "p1") {
 		t.Fatalf("profile list:\n%s", list)
 	}
+	// A PUT with a stale ETag is refused (412) and changes nothing.
+	prof, etag, err := c.GetProfile(ctx, "p1")
+	if err != nil || etag == "" {
+		t.Fatalf("get profile: etag %q, err %v", etag, err)
+	}
+	put := prof.ProfilePut
+	put.Config = map[string]string{"limits.processes": "200"}
+	if err := c.UpdateProfile(ctx, "p1", put, etag); err != nil {
+		t.Fatalf("put with the current ETag: %v", err)
+	}
+	put.Config = map[string]string{"limits.processes": "100"}
+	if err := c.UpdateProfile(ctx, "p1", put, etag); !errors.Is(err, api.ErrPrecondition) {
+		t.Fatalf("put with a stale ETag: %v, want 412", err)
+	}
+	if prof, _, _ := c.GetProfile(ctx, "p1"); prof.Config["limits.processes"] != "200" {
+		t.Fatalf("profile after the refused put: %v", prof.Config)
+	}
 }
 
 func TestOperationsAPI(t *testing.T) {

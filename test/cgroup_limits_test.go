@@ -179,11 +179,12 @@ func firstFloat(t *testing.T, s string) float64 {
 }
 
 // TestAutostartDelay: boot.autostart.delay seconds pass between a guest's
-// autostart and the next one's.
+// autostart and the next one's. ad-b (priority 90, delay 3) goes before ad-a
+// (80): names sort opposite to the priorities.
 func TestAutostartDelay(t *testing.T) {
-	cleanupInstance(t, "ad-first", "ad-second")
-	must(t, "create", "busybox", "ad-first", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=90", "-c", "boot.autostart.delay=3")
-	must(t, "create", "busybox", "ad-second", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=80")
+	cleanupInstance(t, "ad-a", "ad-b")
+	must(t, "create", "busybox", "ad-b", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=90", "-c", "boot.autostart.delay=3")
+	must(t, "create", "busybox", "ad-a", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=80")
 	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -191,13 +192,13 @@ func TestAutostartDelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for stateOf(t, "ad-second").Status != "Running" && time.Now().Before(deadline) {
+	for stateOf(t, "ad-a").Status != "Running" && time.Now().Before(deadline) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	log := suite.logTail(80)
-	first, second := logTime(t, log, "msg=autostarted instance=ad-first"), logTime(t, log, `msg="instance started" instance=ad-second`)
+	first, second := logTime(t, log, "msg=autostarted instance=ad-b"), logTime(t, log, `msg="instance started" instance=ad-a`)
 	if gap := second.Sub(first); gap < 3*time.Second || gap > 8*time.Second {
-		t.Fatalf("ad-second started %v after ad-first was autostarted, want boot.autostart.delay=3s:\n%s", gap, log)
+		t.Fatalf("ad-a started %v after ad-b was autostarted, want boot.autostart.delay=3s:\n%s", gap, log)
 	}
 }
 

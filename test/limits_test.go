@@ -140,10 +140,14 @@ func readCgroup(t *testing.T, ctrl, inst, file string) int {
 	return n
 }
 
+// TestAutostartOrderAfterRestart: autostart goes by boot.autostart.priority,
+// highest first. The names sort opposite to the priorities (the daemon lists
+// guests by name), so a missing priority sort fails here.
 func TestAutostartOrderAfterRestart(t *testing.T) {
-	cleanupInstance(t, "as-low", "as-high", "as-off")
-	must(t, "create", "busybox", "as-low", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=10")
-	must(t, "create", "busybox", "as-high", "-c", "boot.autostart=true", "-c", "boot.autostart.priority=20")
+	cleanupInstance(t, "as-a", "as-b", "as-c", "as-off")
+	for _, g := range []struct{ name, prio string }{{"as-a", "10"}, {"as-b", "20"}, {"as-c", "30"}} {
+		must(t, "create", "busybox", g.name, "-c", "boot.autostart=true", "-c", "boot.autostart.priority="+g.prio)
+	}
 	must(t, "create", "busybox", "as-off")
 	if err := suite.stopDaemon(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -151,20 +155,43 @@ func TestAutostartOrderAfterRestart(t *testing.T) {
 	if err := suite.startDaemon(); err != nil {
 		t.Fatal(err)
 	}
+	order := []string{"as-c", "as-b", "as-a"}
 	deadline := time.Now().Add(30 * time.Second)
-	for stateOf(t, "as-low").Status != "Running" && time.Now().Before(deadline) {
+	for time.Now().Before(deadline) && !allRunning(t, order...) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if stateOf(t, "as-high").Status != "Running" || stateOf(t, "as-low").Status != "Running" {
+	if !allRunning(t, order...) {
 		t.Fatal("autostart guests are not running after the daemon restart")
 	}
 	if stateOf(t, "as-off").Status != "Stopped" {
 		t.Fatal("a guest without boot.autostart was started")
 	}
 	log := suite.logTail(60)
-	hi, lo := strings.Index(log, `msg=autostarted instance=as-high`), strings.Index(log, `msg=autostarted instance=as-low`)
-	if hi < 0 || lo < 0 || hi > lo {
-		t.Fatalf("autostart order wrong (high at %d, low at %d):\n%s", hi, lo, log)
+	checkLogOrder(t, log, "msg=autostarted instance=", order)
+}
+
+// allRunning reports whether every named guest is running.
+func allRunning(t *testing.T, names ...string) bool {
+	t.Helper()
+	for _, n := range names {
+		if stateOf(t, n).Status != "Running" {
+			return false
+		}
+	}
+	return true
+}
+
+// checkLogOrder fails unless prefix+name appears in log for every name, in
+// the given order.
+func checkLogOrder(t *testing.T, log, prefix string, names []string) {
+	t.Helper()
+	prev := -1
+	for _, n := range names {
+		i := strings.Index(log, prefix+n)
+		if i < 0 || i < prev {
+			t.Fatalf("want %q in the order %v; %s at %d (previous at %d):\n%s", prefix, names, n, i, prev, log)
+		}
+		prev = i
 	}
 }
 
@@ -293,17 +320,19 @@ func TestSIGPWRStopsInPriorityOrder(t *testing.T) {
 	})
 }
 
-// checkPowerOff launches two guests named prefix-first and prefix-last
-// (boot.stop.priority 9 and 1), runs powerOff and checks that both stop
-// cleanly in that order, the daemon exits, and both come back when the
-// daemon starts again.
+// checkPowerOff launches three guests, prefix-z, prefix-m and prefix-a
+// (boot.stop.priority 9, 5 and 1: names sort opposite to the priorities),
+// runs powerOff and checks that all stop cleanly in priority order, the
+// daemon exits, and all come back when the daemon starts again.
 func checkPowerOff(t *testing.T, prefix string, powerOff func()) {
 	t.Helper()
-	firstName, lastName := prefix+"-first", prefix+"-last"
-	cleanupInstance(t, firstName, lastName)
-	must(t, "launch", "busybox", lastName, "-c", "boot.stop.priority=1", "--wait")
-	must(t, "launch", "busybox", firstName, "-c", "boot.stop.priority=9", "--wait")
-	pids := []int{int(stateOf(t, firstName).Pid), int(stateOf(t, lastName).Pid)}
+	order := []string{prefix + "-z", prefix + "-m", prefix + "-a"}
+	cleanupInstance(t, order...)
+	var pids []int
+	for i, prio := range []string{"9", "5", "1"} {
+		must(t, "launch", "busybox", order[i], "-c", "boot.stop.priority="+prio, "--wait")
+		pids = append(pids, int(stateOf(t, order[i]).Pid))
+	}
 	powerOff()
 	select {
 	case <-suite.exited:
@@ -317,19 +346,22 @@ func checkPowerOff(t *testing.T, prefix string, powerOff func()) {
 		}
 	}
 	log := suite.logTail(40)
-	first := strings.Index(log, "instance stopped\" instance="+firstName+" clean=true")
-	last := strings.Index(log, "instance stopped\" instance="+lastName+" clean=true")
-	if first < 0 || last < 0 || first > last {
-		t.Errorf("stop order or cleanliness wrong (first at %d, last at %d):\n%s", first, last, log)
+	prev := -1
+	for _, n := range order {
+		i := strings.Index(log, "instance stopped\" instance="+n+" clean=true")
+		if i < 0 || i < prev {
+			t.Errorf("stop order or cleanliness wrong: want clean stops in the order %v, %s at %d:\n%s", order, n, i, log)
+		}
+		prev = i
 	}
 	if err := suite.startDaemon(); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && (stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running") {
+	for time.Now().Before(deadline) && !allRunning(t, order...) {
 		time.Sleep(100 * time.Millisecond)
 	}
-	if stateOf(t, firstName).Status != "Running" || stateOf(t, lastName).Status != "Running" {
+	if !allRunning(t, order...) {
 		t.Fatal("guests running at the host shutdown did not come back at the next start")
 	}
 }

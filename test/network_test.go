@@ -200,6 +200,7 @@ func TestGuestsOnABridge(t *testing.T) {
 	if out, _ := inNetns(t, "tc", "qdisc", "show", "dev", veth); !strings.Contains(out, "tbf") || !strings.Contains(out, "8Mbit") {
 		t.Errorf("no 8Mbit tbf on %s after a live limits change:\n%s", veth, out)
 	}
+	checkEgressShaping(t, veth, "4Mbit", "8Mbit")
 
 	// Bad nic input: each refused, nothing changed.
 	must(t, "create", "busybox", "g4", "-p", "default", "-p", "e2elan")
@@ -750,5 +751,32 @@ func TestAddressWithoutDHCPShown(t *testing.T) {
 			t.Fatalf("list still shows a dropped address: %q", ipv4Of(t, "nd1"))
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// checkEgressShaping checks the guest's upload limit: the veth's ingress
+// (traffic from the guest) is redirected to the IFB made for it, and that
+// IFB carries a root tbf at rate; the veth's own tbf (the download limit)
+// is at other, not rate.
+func checkEgressShaping(t *testing.T, veth, rate, other string) {
+	t.Helper()
+	links, _ := inNetns(t, "ip", "-o", "link", "show", "type", "ifb")
+	ifb := ""
+	for _, line := range strings.Split(links, "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.Contains(line, "alias lxmgr-limits:"+veth) {
+			ifb = strings.TrimSuffix(f[1], ":")
+		}
+	}
+	if ifb == "" {
+		t.Fatalf("no IFB for %s's egress limit:\n%s", veth, links)
+	}
+	if out, _ := inNetns(t, "tc", "qdisc", "show", "dev", ifb); !strings.Contains(out, "qdisc tbf 1: root") || !strings.Contains(out, "rate "+rate) {
+		t.Errorf("IFB %s lacks a root tbf at %s:\n%s", ifb, rate, out)
+	}
+	if out, _ := inNetns(t, "tc", "qdisc", "show", "dev", veth); !strings.Contains(out, "qdisc ingress ffff:") || strings.Contains(out, "rate "+rate) || !strings.Contains(out, "rate "+other) {
+		t.Errorf("%s: want an ingress qdisc and its own tbf at %s only:\n%s", veth, other, out)
+	}
+	if out, _ := inNetns(t, "tc", "filter", "show", "dev", veth, "ingress"); !strings.Contains(out, "mirred") || !strings.Contains(out, "Redirect to device "+ifb) {
+		t.Errorf("%s's ingress is not redirected to %s:\n%s", veth, ifb, out)
 	}
 }

@@ -127,6 +127,11 @@ func TestBadConfigThroughCLIChangesNothing(t *testing.T) {
 		mustFail(t, `"`+c.key+`"`, "profile", "set", "bcp", c.arg)
 		mustFail(t, `"`+c.key+`"`, "config", "set", "bc1", c.arg)
 	}
+	// A newline in a value (either CLI form) is refused naming the key.
+	for _, args := range [][]string{{"user.x", "a\nb"}, {"user.x=a\nb"}} {
+		mustFail(t, `"user.x"`, append([]string{"profile", "set", "bcp"}, args...)...)
+		mustFail(t, `"user.x"`, append([]string{"config", "set", "bc1"}, args...)...)
+	}
 	if got := must(t, "profile", "show", "bcp"); got != profile {
 		t.Errorf("refused profile sets changed it:\n%s", got)
 	}
