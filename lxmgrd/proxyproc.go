@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -132,6 +133,11 @@ func (d *daemon) sweepProxyOrphans() {
 	for _, dir := range procs {
 		pid, err := strconv.Atoi(filepath.Base(dir))
 		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		// The command line first: a host with a thousand guests runs tens
+		// of thousands of processes, and few of them are ours.
+		if cl, err := os.ReadFile(dir + "/cmdline"); err != nil || !bytes.Contains(cl, []byte(prefix)) {
 			continue
 		}
 		p := readProc(pid)
