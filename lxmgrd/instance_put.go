@@ -240,7 +240,7 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 		d.releaseLeases(ctx, name, goneNICs(nicsOf(before, beforeDevs), nicsOf(inst, devs)))
 		return nil, nil
 	}
-	if err := d.applyLive(ctx, inst, cfg, oldDevs, devs); err != nil {
+	if err := d.applyLive(ctx, inst, cfg, devs); err != nil {
 		return nil, fmt.Errorf("instance %q: change not applied: %w", name, err)
 	}
 	applied()
@@ -253,9 +253,9 @@ func (d *daemon) updateInstance(r *http.Request, name string, mutate func(*db.In
 
 // restoreInstance puts back an instance row saved before a change that
 // could not be applied, and re-applies what the old row says: quota,
-// networks, and the liblxc config (stopped) or live limits and forwards
-// (running; newDevs are the devices of the change, whose forwards may have
-// started). Best effort: each failure is logged.
+// networks (those of newDevs, the change's devices, too), and the liblxc
+// config (stopped) or live limits and forwards (running). Best effort: each
+// failure is logged.
 func (d *daemon) restoreInstance(old db.Instance, profs []api.Profile, newDevs api.Devices, running bool) {
 	ctx := context.Background()
 	err := d.db.Transaction(ctx, func(tx *db.Tx) error { return tx.InstanceUpdate(ctx, old) })
@@ -270,7 +270,7 @@ func (d *daemon) restoreInstance(old db.Instance, profs []api.Profile, newDevs a
 		slog.Error("revert: root disk size", "instance", old.Name, "err", err)
 	}
 	if running {
-		err = d.applyLive(ctx, old, cfg, newDevs, devs)
+		err = d.applyLive(ctx, old, cfg, devs)
 	} else {
 		var spec instance.Spec
 		if spec, err = d.spec(old, profs); err == nil {
@@ -297,7 +297,7 @@ func cloneInstance(inst db.Instance) db.Instance {
 
 // applyLive gives a running guest what can change without a restart: its
 // cgroup limits, port forwards and nic bandwidth limits.
-func (d *daemon) applyLive(ctx context.Context, inst db.Instance, cfg map[string]string, oldDevs, devs api.Devices) error {
+func (d *daemon) applyLive(ctx context.Context, inst db.Instance, cfg map[string]string, devs api.Devices) error {
 	limits, err := limitsFrom(cfg, inst, d.lxc.Cgroups())
 	if err != nil {
 		return err

@@ -260,7 +260,7 @@ func (d *daemon) updateProfile(w http.ResponseWriter, r *http.Request, mutate fu
 			d.releaseLeases(ctx, a.inst.Name, goneNICs(a.oldNICs, nicsOf(a.inst, a.devs)))
 			continue
 		}
-		if err := d.applyLive(ctx, a.inst, a.cfg, a.oldDevs, a.devs); err != nil {
+		if err := d.applyLive(ctx, a.inst, a.cfg, a.devs); err != nil {
 			errorResponse(w, fmt.Errorf("profile %q saved, but applying it to running instance %q failed: %w", name, a.inst.Name, err))
 			return
 		}
